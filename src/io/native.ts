@@ -1,0 +1,91 @@
+/**
+ * The contract between TypeScript and the C++ addon (native/). The addon moves bytes and talks to the
+ * kernel; it never decides anything. Every function returns a non-negative result or a negative errno:
+ * the addon never throws, so callers map failures to TartanErrors with a hint (see src/errors.ts).
+ *
+ * Addresses cross the boundary as IPv4 in host byte order (10.244.1.2 -> 0x0af40102).
+ */
+import { createRequire } from 'node:module'
+import { TartanError } from '../errors.js'
+
+/** Readiness interest bits for pollStart/pollUpdate and the events passed to the callback. */
+export const POLL_READABLE = 1
+export const POLL_WRITABLE = 2
+
+export interface NativeAddon {
+  /** Opens /dev/net/tun as IFF_TUN|IFF_NO_PI, O_NONBLOCK|O_CLOEXEC; name may hold a %d pattern. fd or -errno. */
+  tunOpen(name: string): number
+  /** The kernel's name for the TUN device behind fd, or -errno. */
+  tunName(fd: number): string | number
+  /** Interface index of a link by name, or -errno (-ENODEV when absent). */
+  linkIndex(name: string): number
+  /** Sets a link's MTU (rtnetlink). 0 or -errno. */
+  linkSetMtu(name: string, mtu: number): number
+  /** Sets a link administratively up or down (rtnetlink). 0 or -errno. */
+  linkSetUp(name: string, up: boolean): number
+  /** Deletes a link (rtnetlink RTM_DELLINK). 0 or -errno. */
+  linkDelete(name: string): number
+  /** Adds an IPv4 address with prefix length to a link (RTM_NEWADDR). 0 or -errno (-EEXIST when present). */
+  addrAdd(name: string, addr: number, prefixLen: number): number
+  /** Adds an IPv4 route dst/prefixLen out of link `name`, via `gateway` (0 = directly connected). 0 or -errno. */
+  routeAdd(name: string, dst: number, prefixLen: number, gateway: number): number
+  /** Deletes the route routeAdd created. 0 or -errno. */
+  routeDel(name: string, dst: number, prefixLen: number, gateway: number): number
+  /** Opens a non-blocking UDP socket bound to addr:port with SO_RCVBUF/SO_SNDBUF of bufBytes (FORCE when
+   * permitted). fd or -errno. */
+  udpOpen(addr: number, port: number, bufBytes: number): number
+  /** The local port a UDP fd is bound to, or -errno. */
+  udpLocalPort(fd: number): number
+  /** Registers a batch's slab and typed arrays once; the handle is passed to the batch I/O calls. The addon
+   * keeps references so the memory stays alive while the handle does. */
+  batchRegister(
+    buffer: ArrayBuffer, slotSize: number, headroom: number,
+    offsets: Uint32Array, lengths: Uint32Array, addrs: Uint32Array, ports: Uint16Array, status: Int32Array,
+  ): object
+  /** Reads up to max frames from a TUN fd, frame i into slot i at i*slotSize+headroom (offsets[i], lengths[i]
+   * set), stopping at EAGAIN. Returns the count (0 when nothing was ready) or -errno. */
+  tunRead(fd: number, batch: object, max: number): number
+  /** Writes packets [0, count) (offsets/lengths) to a TUN fd, one write each; status[i] = 0 or errno.
+   * Returns the number handled (fewer than count only on EAGAIN) or -errno. */
+  tunWrite(fd: number, batch: object, count: number): number
+  /** recvmmsg up to max datagrams into slots like tunRead, with source addr/port into addrs/ports. Returns the
+   * count (0 when nothing was ready) or -errno. */
+  udpRecv(fd: number, batch: object, max: number): number
+  /** sendmmsg packets [start, count) to addrs[i]:ports[i], iovecs pointing into the slab (zero copy). A
+   * message refused with a hard error gets status[i] = errno and is skipped. Returns the index of the first
+   * message not handled: count when all were handled, less when the socket would block (EAGAIN/ENOBUFS). */
+  udpSend(fd: number, batch: object, start: number, count: number): number
+  /** Starts watching fd with libuv (uv_poll) for the interest bits; cb(events) runs once per wakeup. */
+  pollStart(fd: number, events: number, cb: (events: number) => void): object
+  /** Changes a poll's interest bits (0 pauses it). 0 or -errno. */
+  pollUpdate(poll: object, events: number): number
+  /** Stops and releases a poll; its callback is never called again. */
+  pollClose(poll: object): void
+  /** Closes a file descriptor. 0 or -errno. */
+  close(fd: number): number
+}
+
+let cached: NativeAddon | undefined
+let loadError: unknown
+
+/** Returns the addon, loading it on first use; throws TARTAN_ERR_NATIVE_UNAVAILABLE if it was not built. */
+export function native(): NativeAddon {
+  if (cached) return cached
+  if (loadError === undefined) {
+    try {
+      const require = createRequire(import.meta.url)
+      cached = require('../../build/Release/tartan_native.node') as NativeAddon
+      return cached
+    } catch (err) {
+      loadError = err
+    }
+  }
+  throw new TartanError('TARTAN_ERR_NATIVE_UNAVAILABLE',
+    'the native addon (build/Release/tartan_native.node) could not be loaded. Run `npm install` (it builds the addon with node-gyp; needs python3, make and g++).',
+    { cause: loadError })
+}
+
+/** True when the addon loads on this machine. */
+export function nativeAvailable(): boolean {
+  try { native(); return true } catch { return false }
+}
