@@ -61,6 +61,12 @@ export interface NativeAddon {
   pollUpdate(poll: object, events: number): number
   /** Stops and releases a poll; its callback is never called again. */
   pollClose(poll: object): void
+  /** Moves the calling (main) thread into the network namespace at path (e.g. /var/run/netns/x) with
+   * setns(CLONE_NEWNET). Returns an fd for the namespace it was in (pass to netnsRestore), or -errno. Sockets,
+   * TUN devices and netlink sockets opened meanwhile stay in the namespace they were opened in. */
+  netnsSwitch(path: string): number
+  /** Returns the thread to the namespace whose fd netnsSwitch returned, and closes that fd. 0 or -errno. */
+  netnsRestore(fd: number): number
   /** Closes a file descriptor. 0 or -errno. */
   close(fd: number): number
 }
