@@ -1,0 +1,291 @@
+/**
+ * The Engine: one node's data plane. It owns a packet device (TUN) and a datagram bind (UDP), a peer table
+ * and a route table, and forwards between them (see forwarder.ts). Agents embed it and manage peers
+ * themselves; the lease-driven Node (src/node) drives it from the store.
+ */
+import { EventEmitter } from 'node:events'
+import { TartanError } from '../errors.js'
+import type { DatagramBind, PacketDevice } from '../io/device.js'
+import { DEFAULT_BATCH_SIZE } from '../io/packet-batch.js'
+import { getEncapsulation } from '../encap/registry.js'
+import type { Encapsulation } from '../encap/encapsulation.js'
+import { RouteTable, type RouteChange } from '../route/route-table.js'
+import {
+  type Ipv4Prefix, formatCidr, intToIpv4, ipv4ToInt, parseCidr, prefixContains, prefixMask,
+} from '../wire/ipv4-address.js'
+import { Forwarder } from './forwarder.js'
+import { IcmpRateLimiter } from './icmp-rate-limiter.js'
+import { PeerTable, type PeerInfo } from './peer-table.js'
+import { snapshotCounters, type EngineCounters } from './counters.js'
+import { DROP_REASON_COUNT, DROP_REASON_NAMES } from './drop-reasons.js'
+import { C_DROPS } from './counters.js'
+
+/** A peer as agents and the lease layer describe it. */
+export interface PeerSpec {
+  /** The peer's underlay (public) IPv4 address. */
+  publicIp: string
+  /** The peer's UDP port; defaults to the encapsulation's port. */
+  port?: number
+  /** The subnet the peer leased, e.g. '10.244.2.0/24'. */
+  subnet: string
+  /** The peer's VTEP MAC (VXLAN), e.g. 'aa:bb:cc:dd:ee:ff'. */
+  vtepMac?: string
+}
+
+export interface EngineCoreOptions {
+  /** The cluster network, e.g. '10.244.0.0/16' (used for the TUN address and sanity checks). */
+  network: string
+  /** This node's subnet, e.g. '10.244.1.0/24': the only inner destinations delivered from peers. */
+  subnet: string
+  /** Encapsulation name: 'flannel-udp' (default) or another registered one. */
+  encapsulation?: string
+  /** Underlay MTU; the overlay MTU is this minus the encapsulation overhead. Default 1500. */
+  underlayMtu?: number
+  /** Packets per batch (default 64). */
+  batchSize?: number
+  /** Batches per direction per wakeup before yielding to the event loop (default 8). */
+  budget?: number
+}
+
+export interface EngineOptions extends EngineCoreOptions {
+  /** TUN device name (default 'tartan0'). */
+  tunName?: string
+  /** Underlay address to bind the UDP socket to. */
+  underlayAddress: string
+  /** UDP port to listen on (default: the encapsulation's, 8285 for flannel-udp). */
+  port?: number
+  /** Network namespace (path such as /var/run/netns/x) to create the TUN and socket in; default: current. */
+  netns?: string
+  /** Socket buffer size in bytes (default 4 MiB). */
+  socketBufferBytes?: number
+}
+
+export interface EngineEvents {
+  /** Drops happened during a wakeup; `drops` is the running total per reason (sampled at most every 100 ms). */
+  drops: [drops: Record<string, number>]
+  stopped: []
+}
+
+export class Engine extends EventEmitter<EngineEvents> {
+  readonly network: Ipv4Prefix
+  readonly subnet: Ipv4Prefix
+  readonly encapsulation: Encapsulation
+  /** Largest inner packet that fits the underlay: underlayMtu - encapsulation overhead. */
+  readonly mtu: number
+  readonly device: PacketDevice
+  readonly bind: DatagramBind
+  private readonly peerTable = new PeerTable()
+  private readonly routes = new RouteTable()
+  private readonly forwarder: Forwarder
+  private state: 'idle' | 'running' | 'stopped' = 'idle'
+  private lastDropEmit = 0
+
+  /** Builds an engine over an existing device and bind (in-memory pairs, tests, custom I/O). */
+  constructor(device: PacketDevice, bind: DatagramBind, options: EngineCoreOptions) {
+    super()
+    this.network = parseCidr(options.network, 'network')
+    this.subnet = parseCidr(options.subnet, 'subnet')
+    if (!prefixContains(this.network, this.subnet.addr) || this.subnet.len < this.network.len) {
+      throw new TartanError('TARTAN_ERR_INVALID_ARGUMENT', `subnet ${options.subnet} is not inside network ${options.network}`)
+    }
+    this.encapsulation = getEncapsulation(options.encapsulation ?? 'flannel-udp')
+    const underlayMtu = options.underlayMtu ?? 1500
+    if (!Number.isInteger(underlayMtu) || underlayMtu < 576 || underlayMtu > 65535) {
+      throw new TartanError('TARTAN_ERR_INVALID_ARGUMENT', `underlay MTU ${underlayMtu} is out of range (576..65535)`)
+    }
+    this.mtu = underlayMtu - this.encapsulation.overhead
+    this.device = device
+    this.bind = bind
+    const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 1024) {
+      throw new TartanError('TARTAN_ERR_INVALID_ARGUMENT', `batch size ${batchSize} is out of range (1..1024)`)
+    }
+    this.forwarder = new Forwarder({
+      device, bind,
+      encapsulation: this.encapsulation,
+      routes: this.routes,
+      peers: this.peerTable,
+      localAddr: this.subnet.addr,
+      localMask: prefixMask(this.subnet.len),
+      routerAddr: this.subnet.addr,
+      mtu: this.mtu,
+      icmpLimiter: new IcmpRateLimiter(),
+      batchSize,
+      budget: options.budget ?? 8,
+      onDrops: () => this.emitDrops(),
+    })
+  }
+
+  /** Opens the TUN device and UDP socket (in options.netns if given) and returns a stopped engine.
+   * The TUN gets the subnet's network address with the cluster prefix length, as flannel's udp backend
+   * configures flannel0 (e.g. 10.244.1.0/16), and MTU underlayMtu - overhead. */
+  static async create(options: EngineOptions): Promise<Engine> {
+    const { TunDevice } = await import('../io/tun-device.js')
+    const { UdpBind } = await import('../io/udp-bind.js')
+    const network = parseCidr(options.network, 'network')
+    const subnet = parseCidr(options.subnet, 'subnet')
+    const encapsulation = getEncapsulation(options.encapsulation ?? 'flannel-udp')
+    ipv4ToInt(options.underlayAddress, 'underlay address')
+    const underlayMtu = options.underlayMtu ?? 1500
+    const device = TunDevice.open({
+      name: options.tunName ?? 'tartan0',
+      mtu: underlayMtu - encapsulation.overhead,
+      address: intToIpv4(subnet.addr),
+      prefixLen: network.len,
+      netns: options.netns,
+    })
+    let bind: DatagramBind
+    try {
+      bind = UdpBind.open({
+        address: options.underlayAddress,
+        port: options.port ?? encapsulation.defaultPort,
+        bufferBytes: options.socketBufferBytes ?? 4 * 1024 * 1024,
+        netns: options.netns,
+      })
+    } catch (err) {
+      device.close()
+      throw err
+    }
+    try {
+      return new Engine(device, bind, options)
+    } catch (err) {
+      device.close()
+      bind.close()
+      throw err
+    }
+  }
+
+  /** Starts forwarding. */
+  start(): void {
+    if (this.state === 'stopped') throw new TartanError('TARTAN_ERR_STATE', 'this engine was stopped; create a new one')
+    if (this.state === 'running') return
+    this.state = 'running'
+    this.forwarder.start()
+  }
+
+  /** Stops forwarding and releases the device and socket (the kernel removes the TUN). Idempotent. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return
+    this.state = 'stopped'
+    this.forwarder.stop()
+    this.device.close()
+    this.bind.close()
+    this.emit('stopped')
+  }
+
+  get running(): boolean {
+    return this.state === 'running'
+  }
+
+  /** Adds a peer and a route to its subnet; throws TARTAN_ERR_PEER_EXISTS or TARTAN_ERR_INVALID_ARGUMENT. */
+  addPeer(spec: PeerSpec): void {
+    this.updatePeers({ add: [spec], remove: [] })
+  }
+
+  /** Removes the peer that owns `subnet` and its route; returns whether there was one. */
+  removePeer(subnet: string): boolean {
+    const p = parseCidr(subnet, 'subnet')
+    if (this.peerTable.indexOfSubnet(p) < 0) return false
+    this.updatePeers({ add: [], remove: [subnet] })
+    return true
+  }
+
+  /** Applies removals then additions as one change: the data plane sees all of it or none. Validates every
+   * spec before changing anything. */
+  updatePeers(changes: { add: PeerSpec[]; remove: string[] }): void {
+    const removeIdx: number[] = []
+    const removed = new Set<number>()
+    for (const s of changes.remove) {
+      const i = this.peerTable.indexOfSubnet(parseCidr(s, 'peer subnet'))
+      if (i >= 0 && !removed.has(i)) {
+        removeIdx.push(i)
+        removed.add(i)
+      }
+    }
+    const adds = changes.add.map((spec) => this.validatePeer(spec))
+    // Detect conflicts among the additions and with peers that stay.
+    const seenIp = new Set<number>()
+    const seenNet = new Set<string>()
+    for (const a of adds) {
+      const key = formatCidr(a.subnet)
+      const ipOwner = this.peerTable.indexOfAddress(a.publicIp)
+      const netOwner = this.peerTable.indexOfSubnet(a.subnet)
+      if (seenIp.has(a.publicIp) || (ipOwner >= 0 && !removed.has(ipOwner))) {
+        throw new TartanError('TARTAN_ERR_PEER_EXISTS', `a peer with underlay address ${intToIpv4(a.publicIp)} already exists; remove it first`)
+      }
+      if (seenNet.has(key) || (netOwner >= 0 && !removed.has(netOwner))) {
+        throw new TartanError('TARTAN_ERR_PEER_EXISTS', `a peer already owns subnet ${key}; remove it first`)
+      }
+      seenIp.add(a.publicIp)
+      seenNet.add(key)
+    }
+    const routeChanges: RouteChange[] = []
+    for (const i of removeIdx) {
+      routeChanges.push({ op: 'remove', prefix: this.peerTable.subnetAddr[i]!, len: this.peerTable.subnetLen[i]! })
+      this.peerTable.remove(i)
+    }
+    for (const a of adds) {
+      const i = this.peerTable.add(a)
+      routeChanges.push({ op: 'add', prefix: a.subnet.addr, len: a.subnet.len, value: i })
+    }
+    this.routes.apply(routeChanges)
+  }
+
+  /** The live peers with their counters. */
+  peers(): PeerInfo[] {
+    return this.peerTable.liveIndexes().map((i) => this.peerTable.info(i))
+  }
+
+  /** A snapshot of the engine's counters. */
+  counters(): EngineCounters {
+    return snapshotCounters(this.forwarder.counters)
+  }
+
+  /** Number of routes in the route table. */
+  get routeCount(): number {
+    return this.routes.size
+  }
+
+  /** For benchmarks and tests: handle one TUN and one UDP wakeup now. */
+  pumpOnce(): void {
+    this.forwarder.pumpTun()
+    this.forwarder.pumpUdp()
+  }
+
+  private validatePeer(spec: PeerSpec): { publicIp: number; port: number; subnet: Ipv4Prefix; vtepMac?: Uint8Array } {
+    if (spec === null || typeof spec !== 'object') throw new TartanError('TARTAN_ERR_INVALID_ARGUMENT', 'a peer must be an object {publicIp, subnet, port?, vtepMac?}')
+    const publicIp = ipv4ToInt(String(spec.publicIp), 'peer publicIp')
+    const subnet = parseCidr(String(spec.subnet), 'peer subnet')
+    if (!prefixContains(this.network, subnet.addr) || subnet.len < this.network.len) {
+      throw new TartanError('TARTAN_ERR_INVALID_ARGUMENT', `peer subnet ${spec.subnet} is not inside network ${formatCidr(this.network)}`)
+    }
+    if (prefixContains(subnet, this.subnet.addr) || prefixContains(this.subnet, subnet.addr)) {
+      throw new TartanError('TARTAN_ERR_INVALID_ARGUMENT', `peer subnet ${spec.subnet} overlaps this node's subnet ${formatCidr(this.subnet)}`)
+    }
+    const port = spec.port ?? this.encapsulation.defaultPort
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new TartanError('TARTAN_ERR_INVALID_ARGUMENT', `peer port ${port} is out of range (1..65535)`)
+    }
+    const out: { publicIp: number; port: number; subnet: Ipv4Prefix; vtepMac?: Uint8Array } = { publicIp, port, subnet }
+    if (spec.vtepMac !== undefined) out.vtepMac = parseMac(spec.vtepMac)
+    return out
+  }
+
+  private emitDrops(): void {
+    if (this.listenerCount('drops') === 0) return
+    const now = performance.now()
+    if (now - this.lastDropEmit < 100) return
+    this.lastDropEmit = now
+    const drops: Record<string, number> = {}
+    const c = this.forwarder.counters
+    for (let i = 0; i < DROP_REASON_COUNT; i++) drops[DROP_REASON_NAMES[i]!] = c[C_DROPS + i]!
+    this.emit('drops', drops)
+  }
+}
+
+/** Parses 'aa:bb:cc:dd:ee:ff' into 6 bytes; throws TARTAN_ERR_INVALID_ARGUMENT otherwise. */
+export function parseMac(text: string): Uint8Array {
+  const m = /^([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2})$/i.exec(String(text))
+  if (!m) throw new TartanError('TARTAN_ERR_INVALID_ARGUMENT', `MAC address "${text}" is not of the form aa:bb:cc:dd:ee:ff`)
+  return Uint8Array.from(m.slice(1, 7).map((h) => parseInt(h, 16)))
+}
