@@ -2,6 +2,7 @@
  * Registry of live topologies, so that a process which exits, is interrupted (SIGINT) or terminated
  * (SIGTERM) still deletes the namespaces it made and kills the processes it started in them.
  * Handlers are installed while at least one topology is live and removed when the last one is gone.
+ * On SIGINT/SIGTERM the handler cleans up, removes itself and re-raises the signal (see onSignal).
  */
 
 /** Something that can tear itself down synchronously (used from 'exit', where no async work can run). */
@@ -47,8 +48,10 @@ function onExit(): void {
 function onSignal(signal: NodeJS.Signals): void {
   destroyAllSync()
   uninstall()
-  // If nobody else handles this signal, die of it as the default disposition would have.
-  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
+  // Re-raise so the process ends as the signal intends. With no other listener the default disposition
+  // kills the process; other listeners (for example signal-exit, which only re-raises when it is the
+  // last listener, and it ran before us) get the signal a second time, now without us in the way.
+  process.kill(process.pid, signal)
 }
 
 function install(): void {
