@@ -1,23 +1,25 @@
 /**
- * Encapsulations by name. `flannel-udp` answers to flannel's backend type "udp" as well.
+ * Encapsulation kinds by name. `flannel-udp` also answers to flannel's backend type "udp".
  */
 import { TartanError } from '../errors.js'
-import type { Encapsulation } from './encapsulation.js'
+import type { EncapsulationKind } from './encapsulation.js'
 import { flannelUdp } from './flannel-udp.js'
+import { vxlan } from './vxlan.js'
 
-const registry = new Map<string, Encapsulation>([
+const registry = new Map<string, EncapsulationKind>([
   ['flannel-udp', flannelUdp],
   ['udp', flannelUdp],
+  ['vxlan', vxlan],
 ])
 
-/** Registers an encapsulation under its name and backend type. */
-export function registerEncapsulation(e: Encapsulation): void {
-  registry.set(e.name, e)
-  registry.set(e.backendType, e)
+/** Registers an encapsulation kind under its name and backend type. */
+export function registerEncapsulation(kind: EncapsulationKind): void {
+  registry.set(kind.name, kind)
+  registry.set(kind.backendType, kind)
 }
 
-/** Returns the encapsulation called `name`; throws TARTAN_ERR_INVALID_ARGUMENT listing the known ones. */
-export function getEncapsulation(name: string): Encapsulation {
+/** Returns the encapsulation kind called `name`; throws TARTAN_ERR_INVALID_ARGUMENT listing the known ones. */
+export function getEncapsulation(name: string): EncapsulationKind {
   const e = registry.get(name)
   if (!e) {
     throw new TartanError('TARTAN_ERR_INVALID_ARGUMENT',

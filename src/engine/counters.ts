@@ -12,7 +12,8 @@ export const C_ICMP_SENT = 4
 export const C_ICMP_RATE_LIMITED = 5
 export const C_TX_BLOCKED = 6
 export const C_WAKEUPS = 7
-export const C_DROPS = 8
+export const C_CONTROL_REPLIES = 8
+export const C_DROPS = 9
 /** Batch-size histogram buckets: bucket k counts batches of size in [2^k, 2^(k+1)), k = 0..BATCH_BUCKETS-1. */
 export const BATCH_BUCKETS = 11
 export const C_TUN_BATCHES = C_DROPS + DROP_REASON_COUNT
@@ -42,6 +43,8 @@ export interface EngineCounters {
   txBlocked: number
   /** Readiness wakeups handled (both directions). */
   wakeups: number
+  /** Control frames answered (VXLAN ARP replies). */
+  controlReplies: number
   drops: Record<string, number>
   tunBatches: BatchHistogram
   udpBatches: BatchHistogram
@@ -64,6 +67,7 @@ export function snapshotCounters(c: Float64Array): EngineCounters {
     icmpRateLimited: c[C_ICMP_RATE_LIMITED]!,
     txBlocked: c[C_TX_BLOCKED]!,
     wakeups: c[C_WAKEUPS]!,
+    controlReplies: c[C_CONTROL_REPLIES]!,
     drops,
     tunBatches: hist(C_TUN_BATCHES),
     udpBatches: hist(C_UDP_BATCHES),

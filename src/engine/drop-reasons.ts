@@ -35,6 +35,18 @@ export const DropReason = {
   TtlZero: 14,
   /** Writing to the TUN failed (errno in status). */
   RxError: 15,
+  /** VXLAN: shorter than the VXLAN header plus an inner Ethernet header. */
+  VxlanTruncated: 16,
+  /** VXLAN: flags other than exactly I (0x08), as the Linux kernel drops them. */
+  VxlanBadFlags: 17,
+  /** VXLAN: a VNI other than ours. */
+  VxlanWrongVni: 18,
+  /** VXLAN: inner destination MAC is not our VtepMAC (nor broadcast for ARP). */
+  VxlanWrongMac: 19,
+  /** VXLAN: inner EtherType is neither IPv4 nor ARP. */
+  VxlanNotIpv4: 20,
+  /** VXLAN: an ARP frame that is not a request for our tunnel address. */
+  VxlanArpIgnored: 21,
 } as const
 
 export type DropReason = (typeof DropReason)[keyof typeof DropReason]
@@ -44,6 +56,7 @@ export const DROP_REASON_NAMES: readonly string[] = [
   'tun_malformed', 'tun_no_route', 'tun_ttl_expired', 'tun_too_big', 'tun_local_destination', 'tx_error',
   'unknown_peer', 'truncated', 'not_ipv4', 'bad_ihl', 'bad_checksum', 'length_mismatch',
   'spoofed_source', 'not_local_destination', 'ttl_zero', 'rx_error',
+  'vxlan_truncated', 'vxlan_bad_flags', 'vxlan_wrong_vni', 'vxlan_wrong_mac', 'vxlan_not_ipv4', 'vxlan_arp_ignored',
 ]
 
 export const DROP_REASON_COUNT = DROP_REASON_NAMES.length

@@ -8,7 +8,10 @@ import { TartanError } from '../errors.js'
 import type { DatagramBind, PacketDevice } from '../io/device.js'
 import { DEFAULT_BATCH_SIZE } from '../io/packet-batch.js'
 import { getEncapsulation } from '../encap/registry.js'
-import type { Encapsulation } from '../encap/encapsulation.js'
+import type { Encapsulation, EncapsulationKind } from '../encap/encapsulation.js'
+import { deriveVtepMac } from '../encap/vtep-mac.js'
+import { VXLAN_DEFAULT_VNI, VXLAN_MAX_VNI } from '../wire/vxlan.js'
+import { formatMac } from '../wire/ethernet.js'
 import { RouteTable, type RouteChange } from '../route/route-table.js'
 import {
   type Ipv4Prefix, formatCidr, intToIpv4, ipv4ToInt, parseCidr, prefixContains, prefixMask,
@@ -45,6 +48,11 @@ export interface EngineCoreOptions {
   batchSize?: number
   /** Batches per direction per wakeup before yielding to the event loop (default 8). */
   budget?: number
+  /** VXLAN network identifier (default 1, flannel's). */
+  vni?: number
+  /** Our VTEP MAC (VXLAN); default derived from the underlay address and subnet, so it is stable across
+   * restarts of the same node (see encap/vtep-mac.ts). */
+  vtepMac?: string
 }
 
 export interface EngineOptions extends EngineCoreOptions {
@@ -69,7 +77,11 @@ export interface EngineEvents {
 export class Engine extends EventEmitter<EngineEvents> {
   readonly network: Ipv4Prefix
   readonly subnet: Ipv4Prefix
-  readonly encapsulation: Encapsulation
+  readonly encapsulation: EncapsulationKind
+  /** Our VTEP MAC, aa:bb:cc:dd:ee:ff (published in VXLAN leases as BackendData.VtepMAC). */
+  readonly vtepMac: string
+  readonly vni: number
+  private readonly encapsulator: Encapsulation
   /** Largest inner packet that fits the underlay: underlayMtu - encapsulation overhead. */
   readonly mtu: number
   readonly device: PacketDevice
@@ -94,6 +106,13 @@ export class Engine extends EventEmitter<EngineEvents> {
       throw new TartanError('TARTAN_ERR_INVALID_ARGUMENT', `underlay MTU ${underlayMtu} is out of range (576..65535)`)
     }
     this.mtu = underlayMtu - this.encapsulation.overhead
+    this.vni = options.vni ?? VXLAN_DEFAULT_VNI
+    if (!Number.isInteger(this.vni) || this.vni < 0 || this.vni > VXLAN_MAX_VNI) {
+      throw new TartanError('TARTAN_ERR_INVALID_ARGUMENT', `VNI ${options.vni} is out of range (0..16777215)`)
+    }
+    const mac = options.vtepMac !== undefined ? parseMac(options.vtepMac) : deriveVtepMac(bind.localAddr, this.subnet)
+    this.vtepMac = formatMac(mac)
+    this.encapsulator = this.encapsulation.create({ vni: this.vni, vtepMac: mac, tunnelAddr: this.subnet.addr })
     this.device = device
     this.bind = bind
     const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE
@@ -102,7 +121,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
     this.forwarder = new Forwarder({
       device, bind,
-      encapsulation: this.encapsulation,
+      encapsulation: this.encapsulator,
       routes: this.routes,
       peers: this.peerTable,
       localAddr: this.subnet.addr,
@@ -267,7 +286,10 @@ export class Engine extends EventEmitter<EngineEvents> {
       throw new TartanError('TARTAN_ERR_INVALID_ARGUMENT', `peer port ${port} is out of range (1..65535)`)
     }
     const out: { publicIp: number; port: number; subnet: Ipv4Prefix; vtepMac?: Uint8Array } = { publicIp, port, subnet }
-    if (spec.vtepMac !== undefined) out.vtepMac = parseMac(spec.vtepMac)
+    if (spec.vtepMac !== undefined && spec.vtepMac !== null) out.vtepMac = parseMac(spec.vtepMac)
+    else if (this.encapsulation.needsPeerMac) {
+      throw new TartanError('TARTAN_ERR_INVALID_ARGUMENT', `peer ${spec.publicIp} needs a vtepMac for ${this.encapsulation.name} (its lease's BackendData.VtepMAC)`)
+    }
     return out
   }
 

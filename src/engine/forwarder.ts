@@ -6,7 +6,7 @@
  */
 import type { DatagramBind, PacketDevice } from '../io/device.js'
 import { PacketBatch } from '../io/packet-batch.js'
-import type { Encapsulation } from '../encap/encapsulation.js'
+import { DECAP_CONTROL, type Encapsulation } from '../encap/encapsulation.js'
 import { NO_ROUTE, type RouteTable } from '../route/route-table.js'
 import {
   IPV4_DST, IPV4_FLAGS_FRAGMENT, IPV4_FLAG_DF, IPV4_SRC, IPV4_TTL, Ipv4Check, Ipv4View, decrementTtl, readU16, readU32,
@@ -17,7 +17,7 @@ import {
 } from '../wire/icmp.js'
 import { DropReason } from './drop-reasons.js'
 import {
-  C_DROPS, C_ICMP_RATE_LIMITED, C_ICMP_SENT, C_RX_BYTES, C_RX_PACKETS, C_TUN_BATCHES, C_TX_BLOCKED, C_TX_BYTES,
+  C_CONTROL_REPLIES, C_DROPS, C_ICMP_RATE_LIMITED, C_ICMP_SENT, C_RX_BYTES, C_RX_PACKETS, C_TUN_BATCHES, C_TX_BLOCKED, C_TX_BYTES,
   C_TX_PACKETS, C_UDP_BATCHES, C_WAKEUPS, COUNTER_SLOTS, batchBucket,
 } from './counters.js'
 import { PEER_COUNTERS, PEER_RX_BYTES, PEER_RX_PACKETS, PEER_TX_BYTES, PEER_TX_PACKETS, type PeerTable } from './peer-table.js'
@@ -55,6 +55,8 @@ export class Forwarder {
   private readonly udpIn: PacketBatch
   private readonly tunOut: PacketBatch
   private readonly icmpOut: PacketBatch
+  /** Replies to control frames (VXLAN ARP), sent back to peers after each UDP batch. */
+  private readonly controlOut: PacketBatch
   private readonly dsts: Uint32Array
   /** Per packet of the current TUN batch: peer index from the route lookup, and 1 when malformed. */
   private readonly hops: Int32Array
@@ -76,6 +78,7 @@ export class Forwarder {
     this.udpIn = new PacketBatch(n)
     this.tunOut = PacketBatch.over(this.udpIn)
     this.icmpOut = new PacketBatch(n, Math.max(1024, ICMP_ERROR_MAX_LENGTH + 64), 0)
+    this.controlOut = new PacketBatch(n, 256, 0)
     this.dsts = new Uint32Array(n)
     this.hops = new Int32Array(n)
     this.malformed = new Uint8Array(n)
@@ -130,6 +133,7 @@ export class Forwarder {
       c[C_UDP_BATCHES + batchBucket(n)]!++
       if (this.checkUdpBatch(n)) dropped = true
       if (this.tunOut.count > 0) this.writeTunOut()
+      if (this.controlOut.count > 0) this.sendControlOut()
       if (n < this.udpIn.capacity) break
     }
     if (dropped && this.o.onDrops) this.o.onDrops()
@@ -244,6 +248,10 @@ export class Forwarder {
       let off = offs[i]!
       let len = lens[i]!
       const inner = enc.decapsulate(bytes, off, len)
+      if (inner === DECAP_CONTROL) {
+        if (!this.answerControl(bytes, off, len, peer)) dropped = true
+        continue
+      }
       if (inner < 0) {
         c[C_DROPS + (-1 - inner)]!++
         dropped = true
@@ -278,6 +286,31 @@ export class Forwarder {
       pc[pcb + PEER_RX_BYTES]! += len
     }
     return dropped
+  }
+
+  /** Queues the answer to a control frame from `peer`; returns false (counted as a drop) when there is none. */
+  private answerControl(bytes: Uint8Array, off: number, len: number, peer: number): boolean {
+    const q = this.controlOut
+    if (q.count >= q.capacity) return true
+    const at = q.slotBase(q.count)
+    const n = this.o.encapsulation.answerControl(bytes, off, len, q.bytes, at)
+    if (n < 0) {
+      this.counters[C_DROPS + (-1 - n)]!++
+      return false
+    }
+    q.push(at, n, this.o.peers.ip[peer]!, this.o.peers.port[peer]!)
+    return true
+  }
+
+  /** Sends queued control replies; best effort (a full socket drops them, counted as tx errors). */
+  private sendControlOut(): void {
+    const q = this.controlOut
+    const next = this.o.bind.send(q, 0)
+    for (let i = 0; i < q.count; i++) {
+      if (i < next && q.status[i] === 0) this.counters[C_CONTROL_REPLIES]!++
+      else this.counters[C_DROPS + DropReason.TxError]!++
+    }
+    q.count = 0
   }
 
   /** Writes tunOut to the TUN device, counting delivered packets and write failures. */

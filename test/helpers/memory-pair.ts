@@ -19,15 +19,17 @@ export function memoryPair(options: Partial<EngineCoreOptions> & { bindQueue?: n
   net.blockWhenFull = options.blockWhenFull ?? false
   const mk = (n: number): MemoryNode => {
     const device = new MemoryDevice(`mem${n}`)
-    const bind = net.bind(ip(`198.18.0.${n}`), 8285, options.bindQueue ?? 4096)
+    const port = options.encapsulation === 'vxlan' ? 8472 : 8285
+    const bind = net.bind(ip(`198.18.0.${n}`), port, options.bindQueue ?? 4096)
     const { bindQueue: _q, blockWhenFull: _b, startB: _s, ...core } = options
     const engine = new Engine(device, bind, { network: '10.244.0.0/16', subnet: `10.244.${n}.0/24`, ...core })
     return { engine, device, bind }
   }
   const a = mk(1)
   const b = mk(2)
-  a.engine.addPeer({ publicIp: '198.18.0.2', subnet: '10.244.2.0/24' })
-  b.engine.addPeer({ publicIp: '198.18.0.1', subnet: '10.244.1.0/24' })
+  const port = a.engine.encapsulation.defaultPort
+  a.engine.addPeer({ publicIp: '198.18.0.2', subnet: '10.244.2.0/24', port, vtepMac: b.engine.vtepMac })
+  b.engine.addPeer({ publicIp: '198.18.0.1', subnet: '10.244.1.0/24', port, vtepMac: a.engine.vtepMac })
   a.engine.start()
   if (options.startB !== false) b.engine.start()
   return { net, a, b, stop: async () => { await a.engine.stop(); await b.engine.stop() } }
