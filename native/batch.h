@@ -1,0 +1,48 @@
+// A registered PacketBatch: references that keep the slab and the typed arrays alive, their raw pointers,
+// and scratch message headers for recvmmsg/sendmmsg allocated once at registration (no per-packet or
+// per-call allocation).
+#pragma once
+
+#include <napi.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace tartan {
+
+struct Batch {
+  // Keep the memory alive while the handle lives.
+  Napi::Reference<Napi::ArrayBuffer> slab_ref;
+  Napi::Reference<Napi::TypedArray> offsets_ref, lengths_ref, addrs_ref, ports_ref, status_ref;
+
+  // Geometry fixed at registration: capacity = offsets.length; slot i spans
+  // [i * slot_size, (i + 1) * slot_size) and receives at + headroom.
+  uint32_t capacity = 0;
+  uint32_t slot_size = 0;
+  uint32_t headroom = 0;
+
+  // Raw views, re-read by Refresh() before every use.
+  uint8_t* slab = nullptr;
+  size_t slab_len = 0;
+  uint32_t* offsets = nullptr;
+  uint32_t* lengths = nullptr;
+  uint32_t* addrs = nullptr;
+  uint16_t* ports = nullptr;
+  int32_t* status = nullptr;
+
+  // Scratch for recvmmsg/sendmmsg, one entry per slot.
+  std::unique_ptr<struct mmsghdr[]> msgs;
+  std::unique_ptr<struct iovec[]> iovs;
+  std::unique_ptr<struct sockaddr_in[]> names;
+};
+
+// Resolves argument i of a batch I/O call to its Batch with fresh pointers. Returns nullptr after throwing
+// a TypeError when the value is not a handle from batchRegister; returns nullptr with *err = EINVAL when
+// the memory was detached or shrank below the registered geometry (the handle is then unusable).
+Batch* BatchArg(const Napi::CallbackInfo& info, size_t i, const char* fn, int* err);
+
+}  // namespace tartan
