@@ -55,8 +55,10 @@ export interface NativeAddon {
    * message refused with a hard error gets status[i] = errno and is skipped. Returns the index of the first
    * message not handled: count when all were handled, less when the socket would block (EAGAIN/ENOBUFS). */
   udpSend(fd: number, batch: object, start: number, count: number): number
-  /** Starts watching fd with libuv (uv_poll) for the interest bits; cb(events) runs once per wakeup. */
-  pollStart(fd: number, events: number, cb: (events: number) => void): object
+  /** Starts watching fd with libuv (uv_poll) for the interest bits; cb(events) runs once per wakeup. Returns
+   * the poll handle, or -errno when fd cannot be watched (-EBADF; -EEXIST when another poll watches it). Keep
+   * the handle: one that is garbage-collected without pollClose closes its poll. */
+  pollStart(fd: number, events: number, cb: (events: number) => void): object | number
   /** Changes a poll's interest bits (0 pauses it). 0 or -errno. */
   pollUpdate(poll: object, events: number): number
   /** Stops and releases a poll; its callback is never called again. */
@@ -67,7 +69,7 @@ export interface NativeAddon {
   netnsSwitch(path: string): number
   /** Returns the thread to the namespace whose fd netnsSwitch returned, and closes that fd. 0 or -errno. */
   netnsRestore(fd: number): number
-  /** Closes a file descriptor. 0 or -errno. */
+  /** Closes a file descriptor. 0 or -errno; -EBUSY (fd left open) while a poll still watches it: pollClose first. */
   close(fd: number): number
 }
 
