@@ -1,0 +1,142 @@
+/**
+ * A TUN device (layer 3: bare IPv4 packets) as a PacketDevice, moving whole batches through the native
+ * addon. The device exists while its fd is open: the kernel removes a non-persistent TUN on close.
+ */
+import { systemError, TartanError } from '../errors.js'
+import type { PacketDevice } from './device.js'
+import { configureLink } from './link-config.js'
+import { native, type NativeAddon } from './native.js'
+import { withNetns } from './netns.js'
+import type { PacketBatch } from './packet-batch.js'
+import { FdPoller } from './poller.js'
+
+export interface TunOpenOptions {
+  /** Device name (at most 15 bytes); may hold a %d pattern for the kernel to fill in. */
+  name: string
+  mtu: number
+  /** IPv4 address (a.b.c.d) to put on the device. */
+  address?: string
+  /** Prefix length of `address` (0..32); 32 when omitted. */
+  prefixLen?: number
+  /** Network namespace (name from `ip netns add`, or a path) to create the device in; default current. */
+  netns?: string
+}
+
+const EPERM = 1
+const ENOENT = 2
+const EACCES = 13
+const EBUSY = 16
+const EINVAL = 22
+
+export class TunDevice implements PacketDevice {
+  /** The kernel's name for the device (the %d pattern resolved). */
+  readonly name: string
+  readonly mtu: number
+  private readonly addon: NativeAddon
+  private fd: number
+  private readonly poller: FdPoller
+
+  private constructor(addon: NativeAddon, fd: number, name: string, mtu: number) {
+    this.addon = addon
+    this.fd = fd
+    this.name = name
+    this.mtu = mtu
+    this.poller = new FdPoller(fd, 'TARTAN_ERR_TUN', `TUN device ${name}`)
+  }
+
+  /**
+   * Opens (creating if needed) TUN device `name` in `netns`, sets its MTU, address and up. On failure the fd
+   * is closed (which removes a device this call created) and TARTAN_ERR_TUN is thrown with a hint.
+   */
+  static open(opts: TunOpenOptions): TunDevice {
+    const { name, mtu, address, prefixLen, netns } = opts
+    if (typeof name !== 'string' || Buffer.byteLength(name) > 15 || /[\s/:\0]/.test(name)) {
+      throw new TartanError('TARTAN_ERR_INVALID_ARGUMENT', `TUN name must be at most 15 bytes without whitespace, '/' or ':', got ${JSON.stringify(name)}`)
+    }
+    if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {
+      throw new TartanError('TARTAN_ERR_INVALID_ARGUMENT', `TUN MTU must be an integer 68..65535, got ${mtu}`)
+    }
+    if (prefixLen !== undefined && (!Number.isInteger(prefixLen) || prefixLen < 0 || prefixLen > 32)) {
+      throw new TartanError('TARTAN_ERR_INVALID_ARGUMENT', `TUN prefix length must be an integer 0..32, got ${prefixLen}`)
+    }
+    const addon = native()
+    return withNetns(netns, () => {
+      const fd = addon.tunOpen(name)
+      if (fd < 0) throw openError(name, -fd)
+      try {
+        const actual = addon.tunName(fd)
+        if (typeof actual === 'number') throw systemError('TARTAN_ERR_TUN', `reading the name of TUN device ${name}`, -actual, 'The TUN driver did not answer TUNGETIFF.')
+        configureLink(actual, { mtu, address, prefixLen, up: true })
+        return new TunDevice(addon, fd, actual, mtu)
+      } catch (err) {
+        addon.close(fd)
+        if (err instanceof TartanError && err.code === 'TARTAN_ERR_TUN') throw err
+        const errno = err instanceof TartanError ? err.errno : undefined
+        const why = err instanceof Error ? err.message : String(err)
+        throw new TartanError('TARTAN_ERR_TUN', `configuring TUN device ${name} failed: ${why}`, { cause: err, errno })
+      }
+    })
+  }
+
+  /** Reads up to batch.capacity packets into the batch's slots; sets and returns batch.count (or -errno). */
+  read(batch: PacketBatch): number {
+    if (this.fd < 0) {
+      batch.count = 0
+      return 0
+    }
+    const handle = batch.nativeHandle ?? register(this.addon, batch)
+    const n = this.addon.tunRead(this.fd, handle as object, batch.capacity)
+    batch.count = n > 0 ? n : 0
+    return n
+  }
+
+  /** Writes packets [0, batch.count), per-packet errnos in batch.status; returns the number handled. */
+  write(batch: PacketBatch): number {
+    if (this.fd < 0) return 0
+    const handle = batch.nativeHandle ?? register(this.addon, batch)
+    return this.addon.tunWrite(this.fd, handle as object, batch.count)
+  }
+
+  /** Calls `handler` once per readiness wakeup while set; null stops watching. */
+  onReadable(handler: (() => void) | null): void {
+    if (this.fd < 0) return
+    this.poller.setReadable(handler)
+  }
+
+  /** Stops watching and closes the fd (the kernel then removes a non-persistent device). Idempotent. */
+  close(): void {
+    if (this.fd < 0) return
+    this.poller.close()
+    this.addon.close(this.fd)
+    this.fd = -1
+  }
+}
+
+/** Registers a batch with the addon on first use and remembers the handle on the batch. */
+function register(addon: NativeAddon, batch: PacketBatch): object {
+  const h = addon.batchRegister(batch.buffer, batch.slotSize, batch.headroom, batch.offsets, batch.lengths, batch.addrs, batch.ports, batch.status)
+  batch.nativeHandle = h
+  return h
+}
+
+function openError(name: string, errno: number): TartanError {
+  let hint: string
+  switch (errno) {
+    case EPERM:
+    case EACCES:
+      hint = 'Run as root (CAP_NET_ADMIN).'
+      break
+    case ENOENT:
+      hint = '/dev/net/tun is missing: load the tun module: modprobe tun.'
+      break
+    case EBUSY:
+      hint = `A device named ${name} is in use: pick another name or stop the process that holds it.`
+      break
+    case EINVAL:
+      hint = `A link named ${name} exists and is not a TUN device, or the name is invalid.`
+      break
+    default:
+      hint = 'See the errno for details.'
+  }
+  return systemError('TARTAN_ERR_TUN', `opening TUN device ${name}`, errno, hint)
+}

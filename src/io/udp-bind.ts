@@ -1,0 +1,151 @@
+/**
+ * A bound, non-blocking UDP socket as a DatagramBind: recvmmsg/sendmmsg of whole batches through the
+ * native addon, readiness through one shared poller.
+ */
+import { systemError, TartanError } from '../errors.js'
+import { intToIpv4, ipv4ToInt } from '../wire/ipv4-address.js'
+import type { DatagramBind } from './device.js'
+import { native, type NativeAddon } from './native.js'
+import { withNetns } from './netns.js'
+import type { PacketBatch } from './packet-batch.js'
+import { FdPoller } from './poller.js'
+
+/** Socket buffer size asked for when none is given: room for bursts of full batches (wireguard-go uses 7 MiB). */
+export const DEFAULT_UDP_BUFFER_BYTES = 4 * 1024 * 1024
+
+export interface UdpBindOptions {
+  /** Local IPv4 address (a.b.c.d); 0.0.0.0 receives on every address. */
+  address: string
+  /** Local port; 0 lets the kernel choose (see localPort). */
+  port: number
+  /** SO_RCVBUF/SO_SNDBUF in bytes (FORCE variants when permitted); default DEFAULT_UDP_BUFFER_BYTES. */
+  bufferBytes?: number
+  /** Network namespace (name from `ip netns add`, or a path) to open the socket in; default current. */
+  netns?: string
+}
+
+const EACCES = 13
+const EADDRINUSE = 98
+const EADDRNOTAVAIL = 99
+const EPERM = 1
+
+export class UdpBind implements DatagramBind {
+  readonly localAddr: number
+  readonly localPort: number
+  private readonly addon: NativeAddon
+  private fd: number
+  private readonly poller: FdPoller
+  private writableHandler: (() => void) | null = null
+
+  private constructor(addon: NativeAddon, fd: number, localAddr: number, localPort: number) {
+    this.addon = addon
+    this.fd = fd
+    this.localAddr = localAddr
+    this.localPort = localPort
+    this.poller = new FdPoller(fd, 'TARTAN_ERR_SOCKET', `UDP socket ${fmtEndpoint(localAddr, localPort)}`)
+  }
+
+  /** Opens a UDP socket bound to address:port in `netns`; throws TARTAN_ERR_SOCKET with a hint on failure. */
+  static open(opts: UdpBindOptions): UdpBind {
+    const addr = ipv4ToInt(opts.address, 'UDP bind address')
+    const { port, netns } = opts
+    const bufferBytes = opts.bufferBytes ?? DEFAULT_UDP_BUFFER_BYTES
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new TartanError('TARTAN_ERR_INVALID_ARGUMENT', `UDP port must be an integer 0..65535, got ${port}`)
+    }
+    if (!Number.isInteger(bufferBytes) || bufferBytes < 0 || bufferBytes > 0x3fffffff) {
+      throw new TartanError('TARTAN_ERR_INVALID_ARGUMENT', `UDP buffer size must be an integer 0..${0x3fffffff} bytes, got ${bufferBytes}`)
+    }
+    const addon = native()
+    return withNetns(netns, () => {
+      const fd = addon.udpOpen(addr, port, bufferBytes)
+      if (fd < 0) throw openError(addr, port, -fd)
+      const local = addon.udpLocalPort(fd)
+      if (local < 0) {
+        addon.close(fd)
+        throw systemError('TARTAN_ERR_SOCKET', `reading the local port of UDP socket ${fmtEndpoint(addr, port)}`, -local, 'See the errno for details.')
+      }
+      return new UdpBind(addon, fd, addr, local)
+    })
+  }
+
+  /** Receives up to batch.capacity datagrams; sets and returns batch.count (0 when none is ready, or -errno). */
+  read(batch: PacketBatch): number {
+    if (this.fd < 0) {
+      batch.count = 0
+      return 0
+    }
+    const handle = batch.nativeHandle ?? register(this.addon, batch)
+    const n = this.addon.udpRecv(this.fd, handle as object, batch.capacity)
+    batch.count = n > 0 ? n : 0
+    return n
+  }
+
+  /** Sends datagrams [start, batch.count); returns the index of the first not handled (batch.count when all were). */
+  send(batch: PacketBatch, start: number): number {
+    if (this.fd < 0) return start
+    const handle = batch.nativeHandle ?? register(this.addon, batch)
+    return this.addon.udpSend(this.fd, handle as object, start, batch.count)
+  }
+
+  /** Calls `handler` once per readiness wakeup while set; null stops watching. */
+  onReadable(handler: (() => void) | null): void {
+    if (this.fd < 0) return
+    this.poller.setReadable(handler)
+  }
+
+  /** Calls `handler` once, on the next wakeup where the socket is writable; null cancels. */
+  onWritable(handler: (() => void) | null): void {
+    if (this.fd < 0) return
+    this.writableHandler = handler
+    this.poller.setWritable(handler === null ? null : this.fireWritable)
+  }
+
+  /** Stops watching and closes the socket. Idempotent. */
+  close(): void {
+    if (this.fd < 0) return
+    this.writableHandler = null
+    this.poller.close()
+    this.addon.close(this.fd)
+    this.fd = -1
+  }
+
+  // Disarms writable interest before calling the handler, which may arm it again.
+  private readonly fireWritable = (): void => {
+    const h = this.writableHandler
+    this.writableHandler = null
+    this.poller.setWritable(null)
+    if (h !== null) h()
+  }
+}
+
+/** Registers a batch with the addon on first use and remembers the handle on the batch. */
+function register(addon: NativeAddon, batch: PacketBatch): object {
+  const h = addon.batchRegister(batch.buffer, batch.slotSize, batch.headroom, batch.offsets, batch.lengths, batch.addrs, batch.ports, batch.status)
+  batch.nativeHandle = h
+  return h
+}
+
+function fmtEndpoint(addr: number, port: number): string {
+  return `${intToIpv4(addr)}:${port}`
+}
+
+function openError(addr: number, port: number, errno: number): TartanError {
+  const where = fmtEndpoint(addr, port)
+  let hint: string
+  switch (errno) {
+    case EADDRINUSE:
+      hint = `Another socket is bound to ${where} (another tartan or flanneld?): stop it or choose another port.`
+      break
+    case EADDRNOTAVAIL:
+      hint = 'The address is not assigned to an interface in this network namespace: use one that is, or 0.0.0.0.'
+      break
+    case EACCES:
+    case EPERM:
+      hint = 'Ports below 1024 need root (CAP_NET_BIND_SERVICE).'
+      break
+    default:
+      hint = 'See the errno for details.'
+  }
+  return systemError('TARTAN_ERR_SOCKET', `binding UDP socket ${where}`, errno, hint)
+}
