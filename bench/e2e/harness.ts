@@ -234,6 +234,6 @@ function hostInfo(): BenchResult['host'] {
     cpuModel: c[0]?.model ?? 'unknown',
     node: process.version,
     iperf3: firstLine(['iperf3', '--version']),
-    sockperf: firstLine(['sockperf', '--version']).replace(/^sockperf:\s*/, ''),
+    sockperf: firstLine(['sockperf', '--version']).replace(/^sockperf:?\s*(sockperf,\s*)?/, ''),
   }
 }
