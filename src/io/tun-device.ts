@@ -2,6 +2,7 @@
  * A TUN device (layer 3: bare IPv4 packets) as a PacketDevice, moving whole batches through the native
  * addon. The device exists while its fd is open: the kernel removes a non-persistent TUN on close.
  */
+import { writeFileSync } from 'node:fs'
 import { systemError, TartanError } from '../errors.js'
 import type { PacketDevice } from './device.js'
 import { configureLink } from './link-config.js'
@@ -66,6 +67,7 @@ export class TunDevice implements PacketDevice {
       try {
         const actual = addon.tunName(fd)
         if (typeof actual === 'number') throw systemError('TARTAN_ERR_TUN', `reading the name of TUN device ${name}`, -actual, 'The TUN driver did not answer TUNGETIFF.')
+        disableIpv6(actual)
         configureLink(actual, { mtu, address, prefixLen, up: true })
         return new TunDevice(addon, fd, actual, mtu)
       } catch (err) {
@@ -109,6 +111,17 @@ export class TunDevice implements PacketDevice {
     this.poller.close()
     this.addon.close(this.fd)
     this.fd = -1
+  }
+}
+
+/** tartan carries IPv4 only: switch IPv6 off on the device before it comes up, so the kernel sends it no
+ * router solicitations or MLD reports to drop. Best effort (IPv6 may be disabled system-wide). The sysctl
+ * file resolves in the calling thread's network namespace. */
+function disableIpv6(name: string): void {
+  try {
+    writeFileSync(`/proc/sys/net/ipv6/conf/${name}/disable_ipv6`, '1')
+  } catch {
+    // no IPv6 in this kernel or namespace: nothing to disable
   }
 }
 

@@ -12,6 +12,8 @@ export {
 export { runCommand, runChecked, formatArgv, type CommandResult, type CommandOptions } from './command.js'
 export {
   applyKernelVxlan,
+  configureKernelVxlanHost,
+  type KernelVxlanRemote,
   flannelVtepMac,
   FLANNEL_VXLAN_OVERHEAD,
   FLANNEL_VXLAN_PORT,

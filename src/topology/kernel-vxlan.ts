@@ -42,7 +42,7 @@ export interface KernelVxlanOptions {
   vni?: number
   /** UDP destination port; default 8472. */
   port?: number
-  /** Also set every pod's MTU to the device MTU, as flannel's CNI would; default true. */
+  /** Also set every pod's MTU to the device MTU, as flannel's CNI would; default true for applyKernelVxlan, false for configureKernelVxlanHost (which configures one host of a mixed topology). */
   setPodMtu?: boolean
 }
 
@@ -65,6 +65,27 @@ export function flannelVtepMac(): string {
 
 /** Creates flannel.<vni> on every host and installs neighbour, FDB and route entries for every other host. */
 export async function applyKernelVxlan(topo: Topology, options: KernelVxlanOptions = {}): Promise<KernelVxlanHost[]> {
+  const macs = topo.nodes.map(() => flannelVtepMac())
+  const hosts: KernelVxlanHost[] = []
+  for (const n of topo.nodes) {
+    const remotes = topo.nodes.filter((r) => r.index !== n.index).map((r) => ({ node: r, vtepMac: macs[r.index]! }))
+    hosts.push(await configureKernelVxlanHost(topo, n, macs[n.index]!, remotes, { ...options, setPodMtu: false }))
+  }
+  if (options.setPodMtu ?? true) await topo.setPodMtu(hosts[0]?.mtu ?? topo.underlayMtu - FLANNEL_VXLAN_OVERHEAD)
+  return hosts
+}
+
+/** A remote VTEP as flannel learns it from a lease: the node (underlay address, subnet) and its VtepMAC. */
+export interface KernelVxlanRemote {
+  node: TopologyNode
+  vtepMac: string
+}
+
+/** Creates flannel.<vni> on one host with MAC `vtepMac`, with entries for each remote VTEP (which may be
+ * anything that speaks VXLAN, such as a tartan node), exactly as flannel's vxlan backend would. */
+export async function configureKernelVxlanHost(
+  topo: Topology, n: TopologyNode, vtepMac: string, remotes: readonly KernelVxlanRemote[], options: KernelVxlanOptions = {},
+): Promise<KernelVxlanHost> {
   const vni = options.vni ?? FLANNEL_VXLAN_VNI
   const port = options.port ?? FLANNEL_VXLAN_PORT
   if (!Number.isInteger(vni) || vni < 1 || vni > 0xffffff) {
@@ -73,17 +94,11 @@ export async function applyKernelVxlan(topo: Topology, options: KernelVxlanOptio
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new TartanError('TARTAN_ERR_INVALID_ARGUMENT', `port must be an integer in 1..65535, got ${port}.`)
   }
-  const device = `flannel.${vni}`
-  const mtu = topo.underlayMtu - FLANNEL_VXLAN_OVERHEAD
-  const hosts: KernelVxlanHost[] = topo.nodes.map((n) => ({ index: n.index, device, vtepMac: flannelVtepMac(), mtu }))
-  for (const n of topo.nodes) await createDevice(topo, n, hosts[n.index], vni, port)
-  for (const n of topo.nodes) {
-    for (const remote of topo.nodes) {
-      if (remote.index !== n.index) await addRemote(topo, n, remote, hosts[remote.index].vtepMac, device)
-    }
-  }
-  if (options.setPodMtu ?? true) await topo.setPodMtu(mtu)
-  return hosts
+  const host: KernelVxlanHost = { index: n.index, device: `flannel.${vni}`, vtepMac, mtu: topo.underlayMtu - FLANNEL_VXLAN_OVERHEAD }
+  await createDevice(topo, n, host, vni, port)
+  for (const r of remotes) await addRemote(topo, n, r.node, r.vtepMac, host.device)
+  if (options.setPodMtu ?? false) await topo.setPodMtu(host.mtu)
+  return host
 }
 
 async function createDevice(topo: Topology, n: TopologyNode, host: KernelVxlanHost, vni: number, port: number): Promise<void> {

@@ -6,9 +6,10 @@
 import type { Test } from 'tap'
 import { Topology, canCreateTopology, listLeftovers } from '../../src/topology/index.js'
 import { nativeAvailable } from '../../src/io/native.js'
-import { EngineProcess, ROOT } from '../helpers/engine-process.js'
-import { capture, rawIpv4Sender } from '../helpers/wire-tools.js'
-import { ipv4, refChecksum, udpPacket } from '../helpers/packets.js'
+import { EngineProcess, ROOT } from './engine-process.js'
+import { capture, rawIpv4Sender } from './wire-tools.js'
+import { linesOf } from './lines.js'
+import { ipv4, refChecksum, udpPacket } from './packets.js'
 
 /** Why end-to-end tests cannot run here (null when they can). */
 export function e2eUnavailable(): string | null {
@@ -165,31 +166,5 @@ export async function twoNodeSuite(t: Test, o: SuiteOptions): Promise<void> {
     await topo.destroy()
     t.same(await listLeftovers(topo.prefix), [])
   })
-}
-
-/** JSON lines from a child's stdout with a `next(pred)` wait. */
-function linesOf(child: import('node:child_process').ChildProcess) {
-  const seen: any[] = []
-  const waiters: (() => void)[] = []
-  let buf = ''
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString()
-    let i
-    while ((i = buf.indexOf('\n')) >= 0) {
-      try { seen.push(JSON.parse(buf.slice(0, i))) } catch { /* not JSON */ }
-      buf = buf.slice(i + 1)
-    }
-    for (const w of waiters.splice(0)) w()
-  })
-  return {
-    next: (pred: (m: any) => boolean, ms: number) => new Promise<any>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)
-      const check = () => {
-        const m = seen.find(pred)
-        if (m) { clearTimeout(timer); resolve(m) } else waiters.push(check)
-      }
-      check()
-    }),
-  }
 }
 
