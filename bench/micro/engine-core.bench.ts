@@ -48,7 +48,7 @@ function pair(encapsulation: string) {
 
 const suite = new Benchmark.Suite('engine core (in-memory pair)')
 const results: { name: string; mpps: number; gbps: number }[] = []
-for (const encapsulation of ['flannel-udp']) {
+for (const encapsulation of ['flannel-udp', 'vxlan']) {
   for (const size of [64, 1400]) {
     const { a, b, devA, devB } = pair(encapsulation)
     const pkt = ipv4Packet(size)
