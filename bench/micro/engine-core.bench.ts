@@ -37,8 +37,8 @@ function pair(encapsulation: string) {
   const port = getEncapsulation(encapsulation).defaultPort
   const bindA = net.bind(0xc6120001, port, 4096)
   const bindB = net.bind(0xc6120002, port, 4096)
-  const a = new Engine(devA, bindA, { network: '10.244.0.0/16', subnet: '10.244.1.0/24', encapsulation, batchSize: 64, budget: 64 })
-  const b = new Engine(devB, bindB, { network: '10.244.0.0/16', subnet: '10.244.2.0/24', encapsulation, batchSize: 64, budget: 64 })
+  const a = new Engine(devA, bindA, { network: '10.244.0.0/16', subnet: '10.244.1.0/24', encapsulation, batchSize: 64, budget: 64, vtepMac: '02:00:00:00:00:01' })
+  const b = new Engine(devB, bindB, { network: '10.244.0.0/16', subnet: '10.244.2.0/24', encapsulation, batchSize: 64, budget: 64, vtepMac: '02:00:00:00:00:02' })
   a.addPeer({ publicIp: '198.18.0.2', subnet: '10.244.2.0/24', vtepMac: '02:00:00:00:00:02' })
   b.addPeer({ publicIp: '198.18.0.1', subnet: '10.244.1.0/24', vtepMac: '02:00:00:00:00:01' })
   a.start()
