@@ -18,7 +18,10 @@ export const C_DROPS = 9
 export const BATCH_BUCKETS = 11
 export const C_TUN_BATCHES = C_DROPS + DROP_REASON_COUNT
 export const C_UDP_BATCHES = C_TUN_BATCHES + BATCH_BUCKETS
-export const COUNTER_SLOTS = C_UDP_BATCHES + BATCH_BUCKETS
+/** Packets read in all TUN / UDP batches (the histograms' sums). */
+export const C_TUN_BATCH_PACKETS = C_UDP_BATCHES + BATCH_BUCKETS
+export const C_UDP_BATCH_PACKETS = C_TUN_BATCH_PACKETS + 1
+export const COUNTER_SLOTS = C_UDP_BATCH_PACKETS + 1
 
 /** Bucket index of a batch of n >= 1 packets: floor(log2(n)), capped. */
 export function batchBucket(n: number): number {
@@ -30,6 +33,8 @@ export interface BatchHistogram {
   /** Upper bound (exclusive) of each bucket's batch size: 2, 4, 8, ... */
   bounds: number[]
   counts: number[]
+  /** Packets in all batches (the sum of the batch sizes). */
+  packets: number
 }
 
 export interface EngineCounters {
@@ -54,9 +59,10 @@ export interface EngineCounters {
 export function snapshotCounters(c: Float64Array): EngineCounters {
   const drops: Record<string, number> = {}
   for (let i = 0; i < DROP_REASON_COUNT; i++) drops[DROP_REASON_NAMES[i]!] = c[C_DROPS + i]!
-  const hist = (base: number): BatchHistogram => ({
+  const hist = (base: number, sum: number): BatchHistogram => ({
     bounds: Array.from({ length: BATCH_BUCKETS }, (_, k) => 2 ** (k + 1)),
     counts: Array.from(c.subarray(base, base + BATCH_BUCKETS)),
+    packets: c[sum]!,
   })
   return {
     txPackets: c[C_TX_PACKETS]!,
@@ -69,7 +75,7 @@ export function snapshotCounters(c: Float64Array): EngineCounters {
     wakeups: c[C_WAKEUPS]!,
     controlReplies: c[C_CONTROL_REPLIES]!,
     drops,
-    tunBatches: hist(C_TUN_BATCHES),
-    udpBatches: hist(C_UDP_BATCHES),
+    tunBatches: hist(C_TUN_BATCHES, C_TUN_BATCH_PACKETS),
+    udpBatches: hist(C_UDP_BATCHES, C_UDP_BATCH_PACKETS),
   }
 }

@@ -4,7 +4,7 @@
  * themselves; the lease-driven Node (src/node) drives it from the store.
  */
 import { EventEmitter } from 'node:events'
-import { TartanError } from '../errors.js'
+import { TartanError, errnoName } from '../errors.js'
 import type { DatagramBind, PacketDevice } from '../io/device.js'
 import { DEFAULT_BATCH_SIZE } from '../io/packet-batch.js'
 import { getEncapsulation } from '../encap/registry.js'
@@ -18,7 +18,9 @@ import {
 } from '../wire/ipv4-address.js'
 import { Forwarder } from './forwarder.js'
 import { IcmpRateLimiter } from './icmp-rate-limiter.js'
-import { PeerTable, type PeerInfo } from './peer-table.js'
+import {
+  PEER_COUNTERS, PEER_LAST_ERRNO, PEER_REPORTED_AT, PEER_REPORTED_ERRORS, PEER_TX_ERRORS, PeerTable, type PeerInfo,
+} from './peer-table.js'
 import { snapshotCounters, type EngineCounters } from './counters.js'
 import { DROP_REASON_COUNT, DROP_REASON_NAMES } from './drop-reasons.js'
 import { C_DROPS } from './counters.js'
@@ -68,9 +70,29 @@ export interface EngineOptions extends EngineCoreOptions {
   socketBufferBytes?: number
 }
 
+/** The socket refused datagrams to a peer (no route to its underlay address, for example). */
+export interface PeerUnreachable {
+  publicIp: string
+  subnet: string
+  /** The last errno sendmmsg reported for this peer, e.g. 101 (ENETUNREACH) or 113 (EHOSTUNREACH). */
+  errno: number
+  /** The errno's name and meaning, e.g. 'ENETUNREACH (network unreachable)'. */
+  error: string
+  /** Datagrams refused since the previous event for this peer. */
+  failed: number
+  /** Datagrams refused since the peer was added. */
+  txErrors: number
+}
+
+/** How often the 'drops' and 'peer-unreachable' checks may run, and how often one peer may be reported. */
+const DROPS_EVENT_INTERVAL_MS = 100
+const UNREACHABLE_EVENT_INTERVAL_MS = 1000
+
 export interface EngineEvents {
   /** Drops happened during a wakeup; `drops` is the running total per reason (sampled at most every 100 ms). */
   drops: [drops: Record<string, number>]
+  /** Sends to a peer failed; at most one event per peer per second, checked at most every 100 ms. */
+  'peer-unreachable': [peer: PeerUnreachable]
   stopped: []
 }
 
@@ -90,7 +112,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly routes = new RouteTable()
   private readonly forwarder: Forwarder
   private state: 'idle' | 'running' | 'stopped' = 'idle'
-  private lastDropEmit = 0
+  private lastDropEmit = -Infinity
+  private lastUnreachableCheck = -Infinity
 
   /** Builds an engine over an existing device and bind (in-memory pairs, tests, custom I/O). */
   constructor(device: PacketDevice, bind: DatagramBind, options: EngineCoreOptions) {
@@ -131,7 +154,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       icmpLimiter: new IcmpRateLimiter(),
       batchSize,
       budget: options.budget ?? 8,
-      onDrops: () => this.emitDrops(),
+      onDrops: () => this.afterDrops(),
     })
   }
 
@@ -293,15 +316,41 @@ export class Engine extends EventEmitter<EngineEvents> {
     return out
   }
 
-  private emitDrops(): void {
-    if (this.listenerCount('drops') === 0) return
+  /** Runs after a wakeup that dropped packets or had sends refused (outside the hot loop): emits the
+   * rate-limited 'drops' and 'peer-unreachable' events to whoever listens. */
+  private afterDrops(): void {
     const now = performance.now()
-    if (now - this.lastDropEmit < 100) return
-    this.lastDropEmit = now
-    const drops: Record<string, number> = {}
-    const c = this.forwarder.counters
-    for (let i = 0; i < DROP_REASON_COUNT; i++) drops[DROP_REASON_NAMES[i]!] = c[C_DROPS + i]!
-    this.emit('drops', drops)
+    if (this.listenerCount('drops') > 0 && now - this.lastDropEmit >= DROPS_EVENT_INTERVAL_MS) {
+      this.lastDropEmit = now
+      const drops: Record<string, number> = {}
+      const c = this.forwarder.counters
+      for (let i = 0; i < DROP_REASON_COUNT; i++) drops[DROP_REASON_NAMES[i]!] = c[C_DROPS + i]!
+      this.emit('drops', drops)
+    }
+    if (this.listenerCount('peer-unreachable') > 0 && now - this.lastUnreachableCheck >= DROPS_EVENT_INTERVAL_MS) {
+      this.lastUnreachableCheck = now
+      this.reportUnreachable(now)
+    }
+  }
+
+  /** Emits 'peer-unreachable' for each peer with new refused sends, at most once per peer per second. */
+  private reportUnreachable(now: number): void {
+    const t = this.peerTable
+    for (const i of t.liveIndexes()) {
+      const pc = t.counters
+      const b = i * PEER_COUNTERS
+      const errors = pc[b + PEER_TX_ERRORS]!
+      const reported = pc[b + PEER_REPORTED_ERRORS]!
+      const at = pc[b + PEER_REPORTED_AT]!
+      if (errors <= reported || (at !== 0 && now - at < UNREACHABLE_EVENT_INTERVAL_MS)) continue
+      pc[b + PEER_REPORTED_ERRORS] = errors
+      pc[b + PEER_REPORTED_AT] = now > 0 ? now : 1
+      const info = t.info(i)
+      const errno = pc[b + PEER_LAST_ERRNO]!
+      this.emit('peer-unreachable', {
+        publicIp: info.publicIp, subnet: info.subnet, errno, error: errnoName(errno), failed: errors - reported, txErrors: errors,
+      })
+    }
   }
 }
 

@@ -17,10 +17,12 @@ import {
 } from '../wire/icmp.js'
 import { DropReason } from './drop-reasons.js'
 import {
-  C_CONTROL_REPLIES, C_DROPS, C_ICMP_RATE_LIMITED, C_ICMP_SENT, C_RX_BYTES, C_RX_PACKETS, C_TUN_BATCHES, C_TX_BLOCKED, C_TX_BYTES,
-  C_TX_PACKETS, C_UDP_BATCHES, C_WAKEUPS, COUNTER_SLOTS, batchBucket,
+  C_CONTROL_REPLIES, C_DROPS, C_ICMP_RATE_LIMITED, C_ICMP_SENT, C_RX_BYTES, C_RX_PACKETS, C_TUN_BATCHES, C_TUN_BATCH_PACKETS,
+  C_TX_BLOCKED, C_TX_BYTES, C_TX_PACKETS, C_UDP_BATCHES, C_UDP_BATCH_PACKETS, C_WAKEUPS, COUNTER_SLOTS, batchBucket,
 } from './counters.js'
-import { PEER_COUNTERS, PEER_RX_BYTES, PEER_RX_PACKETS, PEER_TX_BYTES, PEER_TX_PACKETS, type PeerTable } from './peer-table.js'
+import {
+  PEER_COUNTERS, PEER_LAST_ERRNO, PEER_RX_BYTES, PEER_RX_PACKETS, PEER_TX_BYTES, PEER_TX_ERRORS, PEER_TX_PACKETS, type PeerTable,
+} from './peer-table.js'
 import type { IcmpRateLimiter } from './icmp-rate-limiter.js'
 
 export interface ForwarderOptions {
@@ -40,7 +42,7 @@ export interface ForwarderOptions {
   batchSize: number
   /** Batches per direction per wakeup. */
   budget: number
-  /** Called (outside the hot loop) after a wakeup that dropped packets, with no arguments; may be null. */
+  /** Called (outside the hot loop) after a wakeup that dropped packets or had sends refused; may be null. */
   onDrops: (() => void) | null
 }
 
@@ -65,6 +67,8 @@ export class Forwarder {
   private icmpId = 0
   /** Index into udpOut of the first datagram not yet sent while the socket is full; -1 when not blocked. */
   private pendingTx = -1
+  /** Set when the socket refused a datagram since the last onDrops call. */
+  private txFailed = false
   private running = false
   private readonly tunReadable: () => void
   private readonly udpReadable: () => void
@@ -113,12 +117,16 @@ export class Forwarder {
       const n = this.o.device.read(this.tunIn)
       if (n <= 0) break
       c[C_TUN_BATCHES + batchBucket(n)]!++
+      c[C_TUN_BATCH_PACKETS]! += n
       if (this.routeTunBatch(n)) dropped = true
       if (this.icmpOut.count > 0) this.flushIcmp()
       if (this.udpOut.count > 0) this.sendUdpOut(0)
       if (n < this.tunIn.capacity) break
     }
-    if (dropped && this.o.onDrops) this.o.onDrops()
+    if ((dropped || this.txFailed) && this.o.onDrops) {
+      this.txFailed = false
+      this.o.onDrops()
+    }
   }
 
   /** Handles a UDP wakeup: up to `budget` batches from peers to local pods. */
@@ -131,6 +139,7 @@ export class Forwarder {
       const n = this.o.bind.read(this.udpIn)
       if (n <= 0) break
       c[C_UDP_BATCHES + batchBucket(n)]!++
+      c[C_UDP_BATCH_PACKETS]! += n
       if (this.checkUdpBatch(n)) dropped = true
       if (this.tunOut.count > 0) this.writeTunOut()
       if (this.controlOut.count > 0) this.sendControlOut()
@@ -346,9 +355,23 @@ export class Forwarder {
     }
   }
 
+  /** Counts refused datagrams in [from, to): a TxError drop, and per peer the count and the errno. */
   private countTxErrors(from: number, to: number): void {
     const st = this.udpOut.status
-    for (let i = from; i < to; i++) if (st[i] !== 0) this.counters[C_DROPS + DropReason.TxError]!++
+    const addrs = this.udpOut.addrs
+    for (let i = from; i < to; i++) {
+      const errno = st[i]!
+      if (errno === 0) continue
+      this.counters[C_DROPS + DropReason.TxError]!++
+      this.txFailed = true
+      const peers = this.o.peers
+      const peer = peers.indexOfAddress(addrs[i]!)
+      if (peer >= 0) {
+        const pcb = peer * PEER_COUNTERS
+        peers.counters[pcb + PEER_TX_ERRORS]!++
+        peers.counters[pcb + PEER_LAST_ERRNO] = errno
+      }
+    }
   }
 
   /** Called when the socket drains: sends the rest of the blocked batch, then resumes TUN reads. */

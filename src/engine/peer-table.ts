@@ -11,7 +11,15 @@ export const PEER_RX_PACKETS = 0
 export const PEER_RX_BYTES = 1
 export const PEER_TX_PACKETS = 2
 export const PEER_TX_BYTES = 3
-export const PEER_COUNTERS = 4
+/** Datagrams to this peer the socket refused (sendmmsg status errno). */
+export const PEER_TX_ERRORS = 4
+/** The errno of the last refused datagram (e.g. 101 ENETUNREACH, 113 EHOSTUNREACH). */
+export const PEER_LAST_ERRNO = 5
+/** Bookkeeping for the engine's rate-limited 'peer-unreachable' event (outside the hot loop): the
+ * PEER_TX_ERRORS value last reported, and when (performance.now() ms; 0 = never). */
+export const PEER_REPORTED_ERRORS = 6
+export const PEER_REPORTED_AT = 7
+export const PEER_COUNTERS = 8
 
 export interface PeerEntry {
   publicIp: number
@@ -31,6 +39,8 @@ export interface PeerInfo {
   rxBytes: number
   txPackets: number
   txBytes: number
+  /** Datagrams to this peer the socket refused (counted in txPackets too). */
+  txErrors: number
 }
 
 const EMPTY = -1
@@ -141,6 +151,7 @@ export class PeerTable {
       rxBytes: this.counters[c + PEER_RX_BYTES]!,
       txPackets: this.counters[c + PEER_TX_PACKETS]!,
       txBytes: this.counters[c + PEER_TX_BYTES]!,
+      txErrors: this.counters[c + PEER_TX_ERRORS]!,
     }
     if (mac.some((b) => b !== 0)) info.vtepMac = [...mac].map((b) => b.toString(16).padStart(2, '0')).join(':')
     return info
