@@ -5,7 +5,10 @@
  *   node dist/cli/engine-process.js '{"netns":"/var/run/netns/h0","tunName":"tartan0","network":"10.244.0.0/16",
  *     "subnet":"10.244.1.0/24","underlayAddress":"198.18.0.1","peers":[{"publicIp":"198.18.0.2","subnet":"10.244.2.0/24"}]}'
  *
- * Protocol on stdio, one JSON object per line: prints {"event":"ready",...} once forwarding; answers the
+ * `"offload": false` in the config turns TUN offloads and UDP GSO/GRO off (default on, probed with fallback).
+ *
+ * Protocol on stdio, one JSON object per line: prints {"event":"ready",...} once forwarding (with the offloads
+ * in use); answers the
  * input lines `counters`, `peers`; takes `add-peer <json>` / `remove-peer <cidr>`; stops on `stop`, stdin end,
  * SIGTERM or SIGINT, printing {"event":"stopped"} and exiting 0. A startup failure prints
  * {"event":"error","code":...,"message":...} and exits 1.
@@ -38,7 +41,8 @@ async function main(): Promise<number> {
   const engine = await Engine.create(config)
   engine.updatePeers({ add: config.peers ?? [], remove: [] })
   engine.start()
-  say({ event: 'ready', pid: process.pid, mtu: engine.mtu, tun: engine.device.name })
+  const off = engine.counters().offload
+  say({ event: 'ready', pid: process.pid, mtu: engine.mtu, tun: engine.device.name, offload: { tun: off?.tun?.features, udp: off?.udp?.features } })
   return await new Promise<number>((resolve) => {
     let stopping = false
     const stop = (): void => {
