@@ -8,11 +8,16 @@
         "native/batch.cc",
         "native/batch_io.cc",
         "native/fd.cc",
+        "native/gro_coalesce.cc",
+        "native/gso_split.cc",
         "native/netlink.cc",
         "native/netns.cc",
+        "native/offload_api.cc",
         "native/poll.cc",
         "native/tun.cc",
-        "native/udp.cc"
+        "native/tun_offload.cc",
+        "native/udp.cc",
+        "native/udp_gso.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
@@ -26,11 +31,18 @@
           "native/batch.cc",
           "native/batch_io.cc",
           "native/fd.cc",
+          "native/gro_coalesce.cc",
+          "native/gso_split.cc",
           "native/netlink.cc",
           "native/netns.cc",
+          "native/offload_api.cc",
+        "native/offload_api.cc",
           "native/poll.cc",
           "native/tun.cc",
-          "native/udp.cc"
+          "native/tun_offload.cc",
+        "native/tun_offload.cc",
+          "native/udp.cc",
+          "native/udp_gso.cc"
         ]}]]
     }
   ]

@@ -24,6 +24,17 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"pollClose", tartan::PollClose},   {"netnsSwitch", tartan::NetnsSwitch},
       {"netnsRestore", tartan::NetnsRestore},
       {"close", tartan::Close},
+      {"tunSetOffload", tartan::TunSetOffload},
+      {"tunReadOffload", tartan::TunReadOffload},
+      {"tunWriteOffload", tartan::TunWriteOffload},
+      {"udpOffloadEnable", tartan::UdpOffloadEnable},
+      {"udpSendOffload", tartan::UdpSendOffload},
+      {"udpRecvOffload", tartan::UdpRecvOffload},
+      {"tunOffloadCreate", tartan::TunOffloadCreate},
+      {"udpOffloadCreate", tartan::UdpOffloadCreate},
+      {"offloadStats", tartan::OffloadStats},
+      {"offloadSegment", tartan::OffloadSegment},
+      {"offloadCoalesce", tartan::OffloadCoalesce},
   };
   for (const Entry& e : kEntries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
   return exports;

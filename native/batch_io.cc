@@ -11,17 +11,11 @@
 
 #include "args.h"
 #include "batch.h"
+#include "batch_io.h"
 #include "functions.h"
 
 namespace tartan {
-namespace {
 
-// sendmmsg/recvmmsg take at most UIO_MAXIOV messages per call (net/socket.c).
-constexpr unsigned kMaxMsgs = 1024;
-
-// Reads the common arguments of the batch calls: (fd, batch, then `k` integers named `names`). Every
-// argument's type is checked before anything else. Returns false with *result set (undefined after a
-// TypeError, or -errno) when the call cannot proceed.
 bool CommonArgs(const Napi::CallbackInfo& info, const char* fn, const char* const* names, int64_t* nums,
                 size_t k, int* fd, Batch** batch, Napi::Value* result) {
   Napi::Env env = info.Env();
@@ -47,12 +41,94 @@ bool CommonArgs(const Napi::CallbackInfo& info, const char* fn, const char* cons
   return true;
 }
 
-// True when packet i's [offset, offset + length) lies inside the slab.
-inline bool InSlab(const Batch* b, uint32_t i) {
-  return static_cast<uint64_t>(b->offsets[i]) + b->lengths[i] <= b->slab_len;
+
+int UdpRecvPlain(int fd, Batch* b, uint32_t limit) {
+  if (limit > kMaxMsgs) limit = kMaxMsgs;
+  if (limit == 0) return 0;
+  const size_t room = b->slot_size - b->headroom;
+  for (uint32_t i = 0; i < limit; i++) {
+    struct iovec* iov = &b->iovs[i];
+    iov->iov_base = b->slab + static_cast<size_t>(i) * b->slot_size + b->headroom;
+    iov->iov_len = room;
+    struct msghdr* h = &b->msgs[i].msg_hdr;
+    h->msg_name = &b->names[i];
+    h->msg_namelen = sizeof(struct sockaddr_in);
+    h->msg_iov = iov;
+    h->msg_iovlen = 1;
+    h->msg_control = nullptr;
+    h->msg_controllen = 0;
+    h->msg_flags = 0;
+    b->msgs[i].msg_len = 0;
+  }
+  int n;
+  do {
+    n = recvmmsg(fd, b->msgs.get(), limit, MSG_DONTWAIT, nullptr);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+  for (int i = 0; i < n; i++) {
+    const struct sockaddr_in* sa = &b->names[i];
+    const bool inet = b->msgs[i].msg_hdr.msg_namelen >= sizeof(struct sockaddr_in) && sa->sin_family == AF_INET;
+    b->offsets[i] = static_cast<uint32_t>(i) * b->slot_size + b->headroom;
+    b->lengths[i] = b->msgs[i].msg_len;
+    b->addrs[i] = inet ? ntohl(sa->sin_addr.s_addr) : 0;
+    b->ports[i] = inet ? ntohs(sa->sin_port) : 0;
+    b->status[i] = (b->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? EMSGSIZE : 0;
+  }
+  return n;
 }
 
-}  // namespace
+uint32_t UdpSendPlain(int fd, Batch* b, uint32_t start, uint32_t end) {
+  uint32_t i = start;
+  while (i < end) {
+    if (!InSlab(b, i)) {
+      b->status[i] = EINVAL;
+      i++;
+      continue;
+    }
+    // Build headers for the run of in-slab packets starting at i.
+    uint32_t j = i;
+    while (j < end && j - i < kMaxMsgs && InSlab(b, j)) {
+      struct iovec* iov = &b->iovs[j];
+      iov->iov_base = b->slab + b->offsets[j];
+      iov->iov_len = b->lengths[j];
+      struct sockaddr_in* sa = &b->names[j];
+      std::memset(sa, 0, sizeof *sa);
+      sa->sin_family = AF_INET;
+      sa->sin_port = htons(b->ports[j]);
+      sa->sin_addr.s_addr = htonl(b->addrs[j]);
+      struct msghdr* h = &b->msgs[j].msg_hdr;
+      h->msg_name = sa;
+      h->msg_namelen = sizeof *sa;
+      h->msg_iov = iov;
+      h->msg_iovlen = 1;
+      h->msg_control = nullptr;
+      h->msg_controllen = 0;
+      h->msg_flags = 0;
+      j++;
+    }
+    while (i < j) {
+      int n = sendmmsg(fd, &b->msgs[i], j - i, MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) return i;
+        b->status[i] = errno;  // message i was refused; the rest are tried again
+        i++;
+        continue;
+      }
+      for (int k = 0; k < n; k++) b->status[i + k] = 0;
+      i += static_cast<uint32_t>(n);
+      if (i < j) {
+        // A partial send means message i failed; the kernel parked that error on the socket (sk_err),
+        // where it would fail the next receive and raise POLLERR. Clear it; retrying message i as the
+        // first of the next call reports its errno directly.
+        int pending = 0;
+        socklen_t len = sizeof pending;
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &pending, &len);
+      }
+    }
+  }
+  return end;
+}
 
 // tunRead(fd, batch, max): one read() per frame into slot i at i*slotSize+headroom until EAGAIN or
 // min(max, capacity) frames. Count read, or -errno when the first read fails with a hard error.
@@ -129,38 +205,7 @@ Napi::Value UdpRecv(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (max < 0) return Num(env, -EINVAL);
   uint32_t limit = max < b->capacity ? static_cast<uint32_t>(max) : b->capacity;
-  if (limit > kMaxMsgs) limit = kMaxMsgs;
-  if (limit == 0) return Num(env, 0);
-  const size_t room = b->slot_size - b->headroom;
-  for (uint32_t i = 0; i < limit; i++) {
-    struct iovec* iov = &b->iovs[i];
-    iov->iov_base = b->slab + static_cast<size_t>(i) * b->slot_size + b->headroom;
-    iov->iov_len = room;
-    struct msghdr* h = &b->msgs[i].msg_hdr;
-    h->msg_name = &b->names[i];
-    h->msg_namelen = sizeof(struct sockaddr_in);
-    h->msg_iov = iov;
-    h->msg_iovlen = 1;
-    h->msg_control = nullptr;
-    h->msg_controllen = 0;
-    h->msg_flags = 0;
-    b->msgs[i].msg_len = 0;
-  }
-  int n;
-  do {
-    n = recvmmsg(fd, b->msgs.get(), limit, MSG_DONTWAIT, nullptr);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return Num(env, (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno);
-  for (int i = 0; i < n; i++) {
-    const struct sockaddr_in* sa = &b->names[i];
-    const bool inet = b->msgs[i].msg_hdr.msg_namelen >= sizeof(struct sockaddr_in) && sa->sin_family == AF_INET;
-    b->offsets[i] = static_cast<uint32_t>(i) * b->slot_size + b->headroom;
-    b->lengths[i] = b->msgs[i].msg_len;
-    b->addrs[i] = inet ? ntohl(sa->sin_addr.s_addr) : 0;
-    b->ports[i] = inet ? ntohs(sa->sin_port) : 0;
-    b->status[i] = (b->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? EMSGSIZE : 0;
-  }
-  return Num(env, n);
+  return Num(env, UdpRecvPlain(fd, b, limit));
 }
 
 // udpSend(fd, batch, start, count): sendmmsg packets [start, count) to addrs[i]:ports[i] straight from the
@@ -178,57 +223,7 @@ Napi::Value UdpSend(const Napi::CallbackInfo& info) {
   const int64_t start = nums[0], count = nums[1];
   if (start < 0 || count > b->capacity || start > count) return Num(env, -EINVAL);
 
-  uint32_t i = static_cast<uint32_t>(start);
-  const uint32_t end = static_cast<uint32_t>(count);
-  while (i < end) {
-    if (!InSlab(b, i)) {
-      b->status[i] = EINVAL;
-      i++;
-      continue;
-    }
-    // Build headers for the run of in-slab packets starting at i.
-    uint32_t j = i;
-    while (j < end && j - i < kMaxMsgs && InSlab(b, j)) {
-      struct iovec* iov = &b->iovs[j];
-      iov->iov_base = b->slab + b->offsets[j];
-      iov->iov_len = b->lengths[j];
-      struct sockaddr_in* sa = &b->names[j];
-      std::memset(sa, 0, sizeof *sa);
-      sa->sin_family = AF_INET;
-      sa->sin_port = htons(b->ports[j]);
-      sa->sin_addr.s_addr = htonl(b->addrs[j]);
-      struct msghdr* h = &b->msgs[j].msg_hdr;
-      h->msg_name = sa;
-      h->msg_namelen = sizeof *sa;
-      h->msg_iov = iov;
-      h->msg_iovlen = 1;
-      h->msg_control = nullptr;
-      h->msg_controllen = 0;
-      h->msg_flags = 0;
-      j++;
-    }
-    while (i < j) {
-      int n = sendmmsg(fd, &b->msgs[i], j - i, MSG_DONTWAIT);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) return Num(env, i);
-        b->status[i] = errno;  // message i was refused; the rest are tried again
-        i++;
-        continue;
-      }
-      for (int k = 0; k < n; k++) b->status[i + k] = 0;
-      i += static_cast<uint32_t>(n);
-      if (i < j) {
-        // A partial send means message i failed; the kernel parked that error on the socket (sk_err),
-        // where it would fail the next receive and raise POLLERR. Clear it; retrying message i as the
-        // first of the next call reports its errno directly.
-        int pending = 0;
-        socklen_t len = sizeof pending;
-        getsockopt(fd, SOL_SOCKET, SO_ERROR, &pending, &len);
-      }
-    }
-  }
-  return Num(env, end);
+  return Num(env, UdpSendPlain(fd, b, static_cast<uint32_t>(start), static_cast<uint32_t>(count)));
 }
 
 }  // namespace tartan

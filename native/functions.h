@@ -42,6 +42,23 @@ Napi::Value PollClose(const Napi::CallbackInfo& info);
 Napi::Value NetnsSwitch(const Napi::CallbackInfo& info);
 Napi::Value NetnsRestore(const Napi::CallbackInfo& info);
 
+// tun_offload.cc
+Napi::Value TunSetOffload(const Napi::CallbackInfo& info);
+Napi::Value TunReadOffload(const Napi::CallbackInfo& info);
+Napi::Value TunWriteOffload(const Napi::CallbackInfo& info);
+
+// udp_gso.cc
+Napi::Value UdpOffloadEnable(const Napi::CallbackInfo& info);
+Napi::Value UdpSendOffload(const Napi::CallbackInfo& info);
+Napi::Value UdpRecvOffload(const Napi::CallbackInfo& info);
+
+// offload_api.cc
+Napi::Value TunOffloadCreate(const Napi::CallbackInfo& info);
+Napi::Value UdpOffloadCreate(const Napi::CallbackInfo& info);
+Napi::Value OffloadStats(const Napi::CallbackInfo& info);
+Napi::Value OffloadSegment(const Napi::CallbackInfo& info);
+Napi::Value OffloadCoalesce(const Napi::CallbackInfo& info);
+
 // fd.cc
 Napi::Value Close(const Napi::CallbackInfo& info);
 

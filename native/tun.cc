@@ -14,19 +14,23 @@
 
 namespace tartan {
 
-// tunOpen(name): opens /dev/net/tun with IFF_TUN|IFF_NO_PI (bare IP packets, no packet-info prefix),
-// O_NONBLOCK|O_CLOEXEC. An empty name or a %d pattern lets the kernel pick. fd or -errno.
+// tunOpen(name, vnetHdr?): opens /dev/net/tun with IFF_TUN|IFF_NO_PI (bare IP packets, no packet-info
+// prefix), O_NONBLOCK|O_CLOEXEC, plus IFF_VNET_HDR when vnetHdr is true (every frame then carries a
+// virtio-net header: the offload paths in tun_offload.cc). An empty name or a %d pattern lets the kernel
+// pick. fd or -errno.
 Napi::Value TunOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name;
   if (!ArgString(info, 0, "tunOpen", "name", &name)) return env.Undefined();
+  bool vnet = false;
+  if (info.Length() > 1 && !info[1].IsUndefined() && !ArgBool(info, 1, "tunOpen", "vnetHdr", &vnet)) return env.Undefined();
   if (!name.empty() && !ValidIfName(name)) return Num(env, -EINVAL);
 
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return Num(env, -errno);
   struct ifreq ifr;
   std::memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
   std::memcpy(ifr.ifr_name, name.data(), name.size());
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;

@@ -81,6 +81,8 @@ export interface TartanContenderOptions {
   port: number
   /** Encapsulation overhead: pod MTU = underlay MTU - overhead (flannel-udp 28, vxlan 50). */
   overhead: number
+  /** TUN offloads and UDP GSO/GRO (engine option `offload`); default on. */
+  offload?: boolean
 }
 
 /** A tartan engine per host (`node --import tsx src/cli/engine-process.ts '<json>'`) with one encapsulation. */
@@ -115,8 +117,20 @@ export const tartanVxlanContender = tartanContender({
   overhead: FLANNEL_VXLAN_OVERHEAD,
 })
 
+/** tartan flannel-UDP with offloads off (plain frames and one datagram per message): the fallback path. */
+export const tartanUdpNoOffloadContender = tartanContender({
+  name: 'tartan-udp-nooffload',
+  label: 'tartan flannel-UDP, offloads off',
+  encapsulation: 'flannel-udp',
+  port: 8285,
+  overhead: 28,
+  offload: false,
+})
+
 /** Every known contender, by name. */
-export const CONTENDERS: readonly Contender[] = [vethContender, kernelVxlanContender, tartanUdpContender, tartanVxlanContender]
+export const CONTENDERS: readonly Contender[] = [
+  vethContender, kernelVxlanContender, tartanUdpContender, tartanVxlanContender, tartanUdpNoOffloadContender,
+]
 /** The contenders a plain `npm run bench` runs. */
 export const DEFAULT_CONTENDERS: readonly string[] = ['veth', 'kernel-vxlan', 'tartan-udp']
 
@@ -146,6 +160,7 @@ async function startEngines(topo: Topology, o: TartanContenderOptions): Promise<
         underlayMtu: topo.underlayMtu,
         encapsulation: o.encapsulation,
         port: o.port,
+        ...(o.offload === false ? { offload: false } : {}),
         peers: topo.nodes
           .filter((m) => m.index !== n.index)
           .map((m) => ({ publicIp: m.underlayIp, subnet: m.subnet, port: o.port })),

@@ -3,6 +3,7 @@
  * place: totals, drops by reason, ICMP errors, and a histogram of batch sizes per direction.
  */
 import { DROP_REASON_COUNT, DROP_REASON_NAMES } from './drop-reasons.js'
+import type { OffloadInfo } from '../io/device.js'
 
 export const C_TX_PACKETS = 0
 export const C_TX_BYTES = 1
@@ -53,6 +54,8 @@ export interface EngineCounters {
   drops: Record<string, number>
   tunBatches: BatchHistogram
   udpBatches: BatchHistogram
+  /** Offloads in use by the TUN device and the UDP bind, with their counters (absent for in-memory I/O). */
+  offload?: { tun?: OffloadInfo; udp?: OffloadInfo }
 }
 
 /** A readable snapshot of the counter array. */

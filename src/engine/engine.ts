@@ -68,6 +68,9 @@ export interface EngineOptions extends EngineCoreOptions {
   netns?: string
   /** Socket buffer size in bytes (default 4 MiB). */
   socketBufferBytes?: number
+  /** TUN offloads (IFF_VNET_HDR, TSO/USO) and UDP GSO/GRO, probed at start with a fallback to plain frames and
+   * datagrams; false turns them off. Default true. */
+  offload?: boolean
 }
 
 /** The socket refused datagrams to a peer (no route to its underlay address, for example). */
@@ -175,6 +178,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       address: intToIpv4(subnet.addr),
       prefixLen: network.len,
       netns: options.netns,
+      offload: options.offload,
     })
     let bind: DatagramBind
     try {
@@ -183,6 +187,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         port: options.port ?? encapsulation.defaultPort,
         bufferBytes: options.socketBufferBytes ?? 4 * 1024 * 1024,
         netns: options.netns,
+        offload: options.offload,
       })
     } catch (err) {
       device.close()
@@ -278,9 +283,13 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.peerTable.liveIndexes().map((i) => this.peerTable.info(i))
   }
 
-  /** A snapshot of the engine's counters. */
+  /** A snapshot of the engine's counters, with the device's and bind's offload state when they have one. */
   counters(): EngineCounters {
-    return snapshotCounters(this.forwarder.counters)
+    const c = snapshotCounters(this.forwarder.counters)
+    const tun = this.device.offloadInfo?.()
+    const udp = this.bind.offloadInfo?.()
+    if (tun !== undefined || udp !== undefined) c.offload = { tun, udp }
+    return c
   }
 
   /** Number of routes in the route table. */

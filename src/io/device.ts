@@ -5,6 +5,15 @@
  */
 import type { PacketBatch } from './packet-batch.js'
 
+/** What offloads a device or bind uses, and their counters (native offloadStats), for diagnostics. */
+export interface OffloadInfo {
+  /** True when any offload is active. */
+  active: boolean
+  /** Which offloads are on (TUN: vnetHdr, tso, uso; UDP: gso, gro). */
+  features: Record<string, boolean>
+  counters: Record<string, number>
+}
+
 export interface PacketDevice {
   readonly name: string
   /** Reads up to batch.capacity packets into the batch's slots (offset = slot base + headroom); sets and
@@ -16,6 +25,8 @@ export interface PacketDevice {
   onReadable(handler: (() => void) | null): void
   /** Releases the device; further calls are no-ops returning 0. */
   close(): void
+  /** Offload diagnostics (optional: in-memory devices have none). */
+  offloadInfo?(): OffloadInfo
 }
 
 export interface DatagramBind {
@@ -32,4 +43,6 @@ export interface DatagramBind {
   /** Calls `handler` once when the socket can take more after a short send; null cancels. */
   onWritable(handler: (() => void) | null): void
   close(): void
+  /** Offload diagnostics (optional: in-memory binds have none). */
+  offloadInfo?(): OffloadInfo
 }

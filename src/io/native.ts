@@ -12,9 +12,42 @@ import { TartanError } from '../errors.js'
 export const POLL_READABLE = 1
 export const POLL_WRITABLE = 2
 
+/** TUNSETOFFLOAD bits (include/uapi/linux/if_tun.h): what the device may hand us unsegmented or unchecksummed. */
+export const TUN_F_CSUM = 0x01
+export const TUN_F_TSO4 = 0x02
+export const TUN_F_TSO6 = 0x04
+export const TUN_F_TSO_ECN = 0x08
+/** UDP segmentation offload on TUN devices: Linux 6.2 and later. */
+export const TUN_F_USO4 = 0x20
+export const TUN_F_USO6 = 0x40
+
+/** tunWriteOffload coalesce bits: merge TCP runs (needs TSO4 accepted), UDP runs (needs USO4 accepted). */
+export const COALESCE_TCP = 1
+export const COALESCE_UDP = 2
+
+/** udpOffloadEnable result bits. */
+export const UDP_OFFLOAD_GSO = 1
+export const UDP_OFFLOAD_GRO = 2
+
+/** Counters of an offload state (offloadStats); the UDP state also says whether GSO/GRO are on now. */
+export type OffloadStats = Record<string, number | boolean>
+
 export interface NativeAddon {
-  /** Opens /dev/net/tun as IFF_TUN|IFF_NO_PI, O_NONBLOCK|O_CLOEXEC; name may hold a %d pattern. fd or -errno. */
-  tunOpen(name: string): number
+  /** Opens /dev/net/tun as IFF_TUN|IFF_NO_PI, O_NONBLOCK|O_CLOEXEC (plus IFF_VNET_HDR when vnetHdr: every frame
+   * then starts with a 10-byte virtio-net header); name may hold a %d pattern. fd or -errno. */
+  tunOpen(name: string, vnetHdr?: boolean): number
+  /** TUNSETOFFLOAD with TUN_F_* bits on a TUN opened with vnetHdr. 0 or -errno (-EINVAL: a bit is refused). */
+  tunSetOffload(fd: number, flags: number): number
+  /** Scratch and counters for one TUN device opened with vnetHdr (allocated once; pass to the offload calls). */
+  tunOffloadCreate(): object
+  /** tunRead for a vnetHdr TUN: super-packets (TSO/USO, up to 64 KiB) are split into packets of at most the
+   * segment size in consecutive slots, every header and checksum fixed as the kernel's GSO would; frames that
+   * need a checksum get it; a rest that does not fit waits in `state` for the next call. Count or -errno. */
+  tunReadOffload(fd: number, batch: object, max: number, state: object): number
+  /** tunWrite for a vnetHdr TUN: runs of one TCP (coalesce & COALESCE_TCP) or UDP (& COALESCE_UDP) flow that may
+   * merge are written as one super-packet with a GSO virtio header, the rest one by one with a zero header.
+   * status[i] is that of the write that carried packet i. Returns count (packets behind an EAGAIN get EAGAIN). */
+  tunWriteOffload(fd: number, batch: object, count: number, state: object, coalesce: number): number
   /** The kernel's name for the TUN device behind fd, or -errno. */
   tunName(fd: number): string | number
   /** Interface index of a link by name, or -errno (-ENODEV when absent). */
@@ -55,6 +88,25 @@ export interface NativeAddon {
    * message refused with a hard error gets status[i] = errno and is skipped. Returns the index of the first
    * message not handled: count when all were handled, less when the socket would block (EAGAIN/ENOBUFS). */
   udpSend(fd: number, batch: object, start: number, count: number): number
+  /** Probes UDP_SEGMENT and, when gro, turns UDP_GRO on for a UDP fd: UDP_OFFLOAD_* bits, or -errno. */
+  udpOffloadEnable(fd: number, gro: boolean): number
+  /** The state for one UDP socket's offloads (what udpOffloadEnable found on); allocated once. */
+  udpOffloadCreate(gso: boolean, gro: boolean): object
+  /** udpSend grouping consecutive datagrams to one destination with equal sizes (the last may be shorter) into
+   * one message with UDP_SEGMENT. Same contract as udpSend. GSO refused (EIO/EINVAL/EOPNOTSUPP) before any GSO
+   * send went through turns it off for good (offloadStats(state).gso). */
+  udpSendOffload(fd: number, batch: object, start: number, count: number, state: object): number
+  /** udpRecv splitting UDP_GRO messages into one entry per datagram (offsets need not follow slot order);
+   * datagrams that do not fit wait in `state` for the next call. Same contract as udpRecv. */
+  udpRecvOffload(fd: number, batch: object, max: number, state: object): number
+  /** Counters of a TUN or UDP offload state. */
+  offloadStats(state: object): OffloadStats
+  /** Test only: the tunReadOffload path over `frame` (virtio header + packet, as one read returns it) instead
+   * of a read; frame null continues a pending super-packet. Count, or -EINVAL for a frame under 10 bytes. */
+  offloadSegment(state: object, frame: Uint8Array | null, batch: object, max: number): number
+  /** Test only: the tunWriteOffload path over packets [0, count), appending each write to `out` as
+   * [u32 LE length][virtio header + packet]. Number of writes, or -ENOSPC when out is too small. */
+  offloadCoalesce(state: object, batch: object, count: number, coalesce: number, out: Uint8Array): number
   /** Starts watching fd with libuv (uv_poll) for the interest bits; cb(events) runs once per wakeup. Returns
    * the poll handle, or -errno when fd cannot be watched (-EBADF; -EEXIST when another poll watches it). Keep
    * the handle: one that is garbage-collected without pollClose closes its poll. */

@@ -4,9 +4,12 @@
  */
 import { writeFileSync } from 'node:fs'
 import { systemError, TartanError } from '../errors.js'
-import type { PacketDevice } from './device.js'
+import type { OffloadInfo, PacketDevice } from './device.js'
 import { configureLink } from './link-config.js'
-import { native, type NativeAddon } from './native.js'
+import {
+  COALESCE_TCP, COALESCE_UDP, native, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN, TUN_F_USO4, TUN_F_USO6,
+  type NativeAddon,
+} from './native.js'
 import { withNetns } from './netns.js'
 import type { PacketBatch } from './packet-batch.js'
 import { FdPoller } from './poller.js'
@@ -21,7 +24,22 @@ export interface TunOpenOptions {
   prefixLen?: number
   /** Network namespace (name from `ip netns add`, or a path) to create the device in; default current. */
   netns?: string
+  /** Use offloads (IFF_VNET_HDR with checksum, TSO4/TSO6 and, where the kernel takes it, USO): the kernel hands
+   * over up to 64 KiB at a time and takes coalesced writes. Probed at open; a refusal falls back to plain
+   * frames. Default true. */
+  offload?: boolean
 }
+
+/** Which offloads a TUN device got: IFF_VNET_HDR, TCP segmentation (TSO4/6), UDP segmentation (USO4/6). */
+export interface TunOffloads {
+  vnetHdr: boolean
+  tso: boolean
+  uso: boolean
+}
+
+const TSO_FLAGS = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN
+const USO_FLAGS = TUN_F_USO4 | TUN_F_USO6
+const NO_OFFLOADS: TunOffloads = Object.freeze({ vnetHdr: false, tso: false, uso: false })
 
 const EPERM = 1
 const ENOENT = 2
@@ -33,15 +51,23 @@ export class TunDevice implements PacketDevice {
   /** The kernel's name for the device (the %d pattern resolved). */
   readonly name: string
   readonly mtu: number
+  /** The offloads in use (all false on the plain-frame fallback). */
+  readonly offloads: TunOffloads
   private readonly addon: NativeAddon
   private fd: number
   private readonly poller: FdPoller
+  /** Native offload state (scratch, pending super-packet, counters) when vnetHdr is on, else null. */
+  private readonly state: object | null
+  private readonly coalesce: number
 
-  private constructor(addon: NativeAddon, fd: number, name: string, mtu: number) {
+  private constructor(addon: NativeAddon, fd: number, name: string, mtu: number, offloads: TunOffloads) {
     this.addon = addon
     this.fd = fd
     this.name = name
     this.mtu = mtu
+    this.offloads = offloads
+    this.state = offloads.vnetHdr ? addon.tunOffloadCreate() : null
+    this.coalesce = (offloads.tso ? COALESCE_TCP : 0) | (offloads.uso ? COALESCE_UDP : 0)
     this.poller = new FdPoller(fd, 'TARTAN_ERR_TUN', `TUN device ${name}`)
   }
 
@@ -62,14 +88,13 @@ export class TunDevice implements PacketDevice {
     }
     const addon = native()
     return withNetns(netns, () => {
-      const fd = addon.tunOpen(name)
-      if (fd < 0) throw openError(name, -fd)
+      const { fd, offloads } = openWithOffloads(addon, name, opts.offload !== false)
       try {
         const actual = addon.tunName(fd)
         if (typeof actual === 'number') throw systemError('TARTAN_ERR_TUN', `reading the name of TUN device ${name}`, -actual, 'The TUN driver did not answer TUNGETIFF.')
         disableIpv6(actual)
         configureLink(actual, { mtu, address, prefixLen, up: true })
-        return new TunDevice(addon, fd, actual, mtu)
+        return new TunDevice(addon, fd, actual, mtu, offloads)
       } catch (err) {
         addon.close(fd)
         if (err instanceof TartanError && err.code === 'TARTAN_ERR_TUN') throw err
@@ -87,7 +112,9 @@ export class TunDevice implements PacketDevice {
       return 0
     }
     const handle = batch.nativeHandle ?? register(this.addon, batch)
-    const n = this.addon.tunRead(this.fd, handle as object, batch.capacity)
+    const n = this.state === null
+      ? this.addon.tunRead(this.fd, handle as object, batch.capacity)
+      : this.addon.tunReadOffload(this.fd, handle as object, batch.capacity, this.state)
     batch.count = n > 0 ? n : 0
     return n
   }
@@ -96,7 +123,18 @@ export class TunDevice implements PacketDevice {
   write(batch: PacketBatch): number {
     if (this.fd < 0) return 0
     const handle = batch.nativeHandle ?? register(this.addon, batch)
-    return this.addon.tunWrite(this.fd, handle as object, batch.count)
+    if (this.state === null) return this.addon.tunWrite(this.fd, handle as object, batch.count)
+    return this.addon.tunWriteOffload(this.fd, handle as object, batch.count, this.state, this.coalesce)
+  }
+
+  /** Which offloads are on and the native counters (frames read, super-packets split, merged writes...). */
+  offloadInfo(): OffloadInfo {
+    const o = this.offloads
+    const counters: Record<string, number> = {}
+    if (this.state !== null) {
+      for (const [k, v] of Object.entries(this.addon.offloadStats(this.state))) if (typeof v === 'number') counters[k] = v
+    }
+    return { active: o.vnetHdr, features: { vnetHdr: o.vnetHdr, tso: o.tso, uso: o.uso }, counters }
   }
 
   /** Calls `handler` once per readiness wakeup while set; null stops watching. */
@@ -112,6 +150,25 @@ export class TunDevice implements PacketDevice {
     this.addon.close(this.fd)
     this.fd = -1
   }
+}
+
+/**
+ * Opens the TUN fd. With offloads wanted: IFF_VNET_HDR, then TUNSETOFFLOAD with checksum + TSO4/6 + TSO_ECN +
+ * USO4/6, then without USO (kernels before 6.2); if the device takes neither (or IFF_VNET_HDR), the fd is
+ * closed (a device it created goes with it) and a plain one opened, as wireguard-go falls back.
+ */
+function openWithOffloads(addon: NativeAddon, name: string, offload: boolean): { fd: number; offloads: TunOffloads } {
+  if (offload) {
+    const fd = addon.tunOpen(name, true)
+    if (fd >= 0) {
+      if (addon.tunSetOffload(fd, TSO_FLAGS | USO_FLAGS) === 0) return { fd, offloads: { vnetHdr: true, tso: true, uso: true } }
+      if (addon.tunSetOffload(fd, TSO_FLAGS) === 0) return { fd, offloads: { vnetHdr: true, tso: true, uso: false } }
+      addon.close(fd)
+    }
+  }
+  const fd = addon.tunOpen(name)
+  if (fd < 0) throw openError(name, -fd)
+  return { fd, offloads: NO_OFFLOADS }
 }
 
 /** tartan carries IPv4 only: switch IPv6 off on the device before it comes up, so the kernel sends it no

@@ -4,8 +4,8 @@
  */
 import { systemError, TartanError } from '../errors.js'
 import { intToIpv4, ipv4ToInt } from '../wire/ipv4-address.js'
-import type { DatagramBind } from './device.js'
-import { native, type NativeAddon } from './native.js'
+import type { DatagramBind, OffloadInfo } from './device.js'
+import { native, UDP_OFFLOAD_GRO, UDP_OFFLOAD_GSO, type NativeAddon } from './native.js'
 import { withNetns } from './netns.js'
 import type { PacketBatch } from './packet-batch.js'
 import { FdPoller } from './poller.js'
@@ -22,6 +22,9 @@ export interface UdpBindOptions {
   bufferBytes?: number
   /** Network namespace (name from `ip netns add`, or a path) to open the socket in; default current. */
   netns?: string
+  /** Use UDP segmentation (UDP_SEGMENT: many equal-sized datagrams per sendmsg) and receive coalescing
+   * (UDP_GRO) where the kernel has them; GSO refused at the first send falls back for good. Default true. */
+  offload?: boolean
 }
 
 const EACCES = 13
@@ -36,12 +39,17 @@ export class UdpBind implements DatagramBind {
   private fd: number
   private readonly poller: FdPoller
   private writableHandler: (() => void) | null = null
+  /** Native offload state when GSO or GRO is on, else null (plain sendmmsg/recvmmsg). */
+  private readonly state: object | null
 
-  private constructor(addon: NativeAddon, fd: number, localAddr: number, localPort: number) {
+  private constructor(addon: NativeAddon, fd: number, localAddr: number, localPort: number, offloadBits: number) {
     this.addon = addon
     this.fd = fd
     this.localAddr = localAddr
     this.localPort = localPort
+    this.state = offloadBits !== 0
+      ? addon.udpOffloadCreate((offloadBits & UDP_OFFLOAD_GSO) !== 0, (offloadBits & UDP_OFFLOAD_GRO) !== 0)
+      : null
     this.poller = new FdPoller(fd, 'TARTAN_ERR_SOCKET', `UDP socket ${fmtEndpoint(localAddr, localPort)}`)
   }
 
@@ -65,7 +73,9 @@ export class UdpBind implements DatagramBind {
         addon.close(fd)
         throw systemError('TARTAN_ERR_SOCKET', `reading the local port of UDP socket ${fmtEndpoint(addr, port)}`, -local, 'See the errno for details.')
       }
-      return new UdpBind(addon, fd, addr, local)
+      // Offloads are a speed-up only: a kernel without them (or an fd that refuses) means plain batches.
+      const bits = opts.offload === false ? 0 : Math.max(0, addon.udpOffloadEnable(fd, true))
+      return new UdpBind(addon, fd, addr, local, bits)
     })
   }
 
@@ -76,7 +86,9 @@ export class UdpBind implements DatagramBind {
       return 0
     }
     const handle = batch.nativeHandle ?? register(this.addon, batch)
-    const n = this.addon.udpRecv(this.fd, handle as object, batch.capacity)
+    const n = this.state === null
+      ? this.addon.udpRecv(this.fd, handle as object, batch.capacity)
+      : this.addon.udpRecvOffload(this.fd, handle as object, batch.capacity, this.state)
     batch.count = n > 0 ? n : 0
     return n
   }
@@ -85,7 +97,22 @@ export class UdpBind implements DatagramBind {
   send(batch: PacketBatch, start: number): number {
     if (this.fd < 0) return start
     const handle = batch.nativeHandle ?? register(this.addon, batch)
-    return this.addon.udpSend(this.fd, handle as object, start, batch.count)
+    if (this.state === null) return this.addon.udpSend(this.fd, handle as object, start, batch.count)
+    return this.addon.udpSendOffload(this.fd, handle as object, start, batch.count, this.state)
+  }
+
+  /** Whether GSO (UDP_SEGMENT) and GRO are on now, and the native counters. */
+  offloadInfo(): OffloadInfo {
+    const counters: Record<string, number> = {}
+    let gso = false
+    let gro = false
+    if (this.state !== null) {
+      const s = this.addon.offloadStats(this.state)
+      gso = s.gso === true
+      gro = s.gro === true
+      for (const [k, v] of Object.entries(s)) if (typeof v === 'number') counters[k] = v
+    }
+    return { active: gso || gro, features: { gso, gro }, counters }
   }
 
   /** Calls `handler` once per readiness wakeup while set; null stops watching. */
