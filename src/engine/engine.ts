@@ -46,7 +46,8 @@ export interface EngineCoreOptions {
   encapsulation?: string
   /** Underlay MTU; the overlay MTU is this minus the encapsulation overhead. Default 1500. */
   underlayMtu?: number
-  /** Packets per batch (default 64). */
+  /** Packets per batch (default 64; 256 when the device or bind uses offloads, so a batch holds several
+   * 64 KiB super-packets' worth of segments). */
   batchSize?: number
   /** Batches per direction per wakeup before yielding to the event loop (default 8). */
   budget?: number
@@ -90,6 +91,9 @@ export interface PeerUnreachable {
 /** How often the 'drops' and 'peer-unreachable' checks may run, and how often one peer may be reported. */
 const DROPS_EVENT_INTERVAL_MS = 100
 const UNREACHABLE_EVENT_INTERVAL_MS = 1000
+
+/** Default batch with offloads: a 64 KiB super-packet is ~45 segments at MTU 1500, so 256 hold five. */
+export const OFFLOAD_BATCH_SIZE = 256
 
 export interface EngineEvents {
   /** Drops happened during a wakeup; `drops` is the running total per reason (sampled at most every 100 ms). */
@@ -141,7 +145,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.encapsulator = this.encapsulation.create({ vni: this.vni, vtepMac: mac, tunnelAddr: this.subnet.addr })
     this.device = device
     this.bind = bind
-    const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE
+    const offloading = device.offloadInfo?.().active === true || bind.offloadInfo?.().active === true
+    const batchSize = options.batchSize ?? (offloading ? OFFLOAD_BATCH_SIZE : DEFAULT_BATCH_SIZE)
     if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 1024) {
       throw new TartanError('TARTAN_ERR_INVALID_ARGUMENT', `batch size ${batchSize} is out of range (1..1024)`)
     }
