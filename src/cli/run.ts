@@ -29,6 +29,7 @@ function leaseFields(l: Lease): Record<string, unknown> {
 
 /** Logs every daemon event worth a line (never per packet: drops and traffic are in /metrics). */
 function logEvents(d: Daemon, log: Logger, o: RunOptions): void {
+  d.on('waiting-for-config', (m) => log.warn({ event: 'waiting-for-config', store: describeStore(o.store) }, `waiting for a network config: ${m}`))
   d.on('lease-acquired', (l) => log.info({ event: 'lease-acquired', ...leaseFields(l) }, `leased ${formatCidr(l.subnet)}`))
   d.on('lease-renewed', (l) => log.info({ event: 'lease-renewed', ...leaseFields(l) }, `renewed ${formatCidr(l.subnet)}`))
   d.on('lease-lost', (e) => log.error({ event: 'lease-lost', code: e.code }, e.message))

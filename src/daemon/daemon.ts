@@ -2,7 +2,7 @@
  * Daemon: one complete tartan node, store-driven, as `tartan run` runs it and as agents embed it when they
  * want flanneld's behaviour in-process. Start-up follows flanneld's order:
  *
- *   network config (bootstrapped into an empty store if asked) -> lease -> TUN -> data plane
+ *   network config (bootstrapped into an empty store if asked, else waited for) -> lease -> TUN -> data plane
  *   -> masquerade (--ip-masq) -> subnet.env -> ready
  *
  * and a failure at any step undoes the steps before it (no TUN, no nftables table, no subnet.env is left; the
@@ -30,6 +30,9 @@ import { installMasquerade, masqueradeTable, removeMasquerade } from './masquera
 import { describeStore, openStore, type StoreSpec } from './store.js'
 import { resolveUnderlay, type Underlay } from './underlay.js'
 
+/** How often a node waiting for its network config looks again (flanneld: every second). */
+const CONFIG_POLL_MS = 1000
+
 /** Encapsulation overhead per backend (outer IPv4 20 + UDP 8; VXLAN adds 8 + inner Ethernet 14), as flannel. */
 const OVERHEAD = { udp: 28, vxlan: 50 } as const
 
@@ -52,6 +55,9 @@ export interface DaemonOptions {
   publicIp?: string
   /** Use this underlay instead of looking one up (embedders that know their addresses). */
   underlay?: Underlay
+  /** Network namespace (name or path) to create the TUN device and UDP socket in; default: the current one.
+   * Needs `underlay` (interfaces are looked up in the current namespace only) and no ipMasq. */
+  netns?: string
   /** TUN device name; default 'tartan0'. */
   tunName?: string
   /** Where to write subnet.env; default /run/flannel/subnet.env; null: no file. */
@@ -66,6 +72,8 @@ export interface DaemonOptions {
 }
 
 export interface DaemonEvents {
+  /** The store holds no network config (and none was given): the daemon waits for one. Says how to add it. */
+  'waiting-for-config': [message: string]
   'lease-acquired': [lease: Lease]
   'lease-renewed': [lease: Lease]
   /** The lease was deleted, expired or taken over: the node has stopped forwarding and is shutting down. */
@@ -221,6 +229,9 @@ export class Daemon extends EventEmitter<DaemonEvents> {
 
   private async run(): Promise<void> {
     const o = this.opts
+    if (o.netns !== undefined && (o.underlay === undefined || o.ipMasq === true)) {
+      throw new TartanError('TARTAN_ERR_INVALID_ARGUMENT', 'Daemon: with netns, give the underlay explicitly and leave ipMasq off')
+    }
     // 1. The store and its network config.
     let store: LeaseStore
     if (isSpec(o.store)) {
@@ -286,6 +297,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       port: b.port,
       vni: b.type === 'vxlan' ? b.vni : undefined,
       vtepMac,
+      netns: o.netns,
     })
     this.engineHandle = engine
     this.undo.push(async () => {
@@ -320,20 +332,33 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.emit('ready')
   }
 
-  /** Reads the network config, first writing options.network into a store that has none. */
+  /**
+   * Reads the network config. A store without one gets options.network when given; otherwise the daemon
+   * waits for one (polling every second), as flanneld does, until it appears or stop() is called. A store
+   * that cannot be reached is an error.
+   */
   private async networkConfig(store: LeaseStore): Promise<NetworkConfig> {
     const o = this.opts
-    let config: NetworkConfig
-    try {
-      config = await store.getNetworkConfig()
-      if (o.network !== undefined) this.log.debug(`${store.description} already holds a network config; --network is not used`)
-    } catch (err) {
-      // Both stores report a missing config as TARTAN_ERR_INVALID_CONFIG saying "no network config".
-      const missing = err instanceof TartanError && err.code === 'TARTAN_ERR_INVALID_CONFIG' && /no network config/.test(err.message)
-      if (!missing || o.network === undefined) throw err
-      await store.putNetworkConfig(o.network)
-      this.log.debug(`wrote the network config into ${store.description}`)
-      config = await store.getNetworkConfig()
+    let config: NetworkConfig | undefined
+    let announced = false
+    while (config === undefined) {
+      try {
+        config = await store.getNetworkConfig()
+        if (o.network !== undefined) this.log.debug(`${store.description} already holds a network config; --network is not used`)
+      } catch (err) {
+        if (!isMissingConfig(err)) throw err
+        if (o.network !== undefined) {
+          await store.putNetworkConfig(o.network)
+          this.log.debug(`wrote the network config into ${store.description}`)
+          continue
+        }
+        if (!announced) {
+          announced = true
+          this.emit('waiting-for-config', (err as Error).message)
+        }
+        await new Promise((r) => setTimeout(r, CONFIG_POLL_MS))
+        this.checkStopping()
+      }
     }
     if (o.backend !== undefined && config.backend.type !== o.backend) {
       throw new TartanError(
@@ -398,6 +423,11 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   private checkStopping(): void {
     if (this.state !== 'starting') throw new TartanError('TARTAN_ERR_STATE', 'stopped during start-up')
   }
+}
+
+/** Both stores report a missing config as TARTAN_ERR_INVALID_CONFIG saying "no network config". */
+function isMissingConfig(err: unknown): boolean {
+  return err instanceof TartanError && err.code === 'TARTAN_ERR_INVALID_CONFIG' && /no network config/.test(err.message)
 }
 
 function isSpec(s: LeaseStore | StoreSpec): s is StoreSpec {

@@ -16,9 +16,9 @@ function commandWorks(argv: string[]): boolean {
 
 /** Returns null when the demo can run here, else a sentence naming what is missing and how to get it. */
 export async function demoPreflight(): Promise<string | null> {
-  if (process.platform !== 'linux') return 'tartan demo needs Linux (network namespaces and TUN devices); run it on a Linux machine or VM.'
+  if (process.platform !== 'linux') return 'Linux is needed (network namespaces and TUN devices): run it on a Linux machine or VM.'
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    return 'tartan demo needs root to create network namespaces and TUN devices: run it with sudo (e.g. sudo npm start).'
+    return 'root is needed to create network namespaces and TUN devices: run it with sudo (e.g. sudo npm start).'
   }
   if (!existsSync('/dev/net/tun')) {
     return '/dev/net/tun is missing: load the TUN driver with `sudo modprobe tun` (in a container: run it with --device /dev/net/tun --cap-add NET_ADMIN).'
