@@ -14,6 +14,7 @@
         "native/netns.cc",
         "native/offload_api.cc",
         "native/poll.cc",
+        "native/spin_poll.cc",
         "native/tun.cc",
         "native/tun_offload.cc",
         "native/udp.cc",
@@ -36,11 +37,10 @@
           "native/netlink.cc",
           "native/netns.cc",
           "native/offload_api.cc",
-        "native/offload_api.cc",
           "native/poll.cc",
+          "native/spin_poll.cc",
           "native/tun.cc",
           "native/tun_offload.cc",
-        "native/tun_offload.cc",
           "native/udp.cc",
           "native/udp_gso.cc"
         ]}]]

@@ -35,6 +35,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"offloadStats", tartan::OffloadStats},
       {"offloadSegment", tartan::OffloadSegment},
       {"offloadCoalesce", tartan::OffloadCoalesce},
+      {"spinPoll", tartan::SpinPoll},
   };
   for (const Entry& e : kEntries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
   return exports;

@@ -59,6 +59,9 @@ Napi::Value OffloadStats(const Napi::CallbackInfo& info);
 Napi::Value OffloadSegment(const Napi::CallbackInfo& info);
 Napi::Value OffloadCoalesce(const Napi::CallbackInfo& info);
 
+// spin_poll.cc
+Napi::Value SpinPoll(const Napi::CallbackInfo& info);
+
 // fd.cc
 Napi::Value Close(const Napi::CallbackInfo& info);
 

@@ -57,8 +57,9 @@ struct TunOffload {
   double stats[kTunStatCount] = {0};
 };
 
-// UDP GRO receive: up to kRecvMsgs messages per recvmmsg, each received into its slot and then a region of
-// its own for the rest of a coalesced datagram (64 KiB in all).
+// UDP GRO receive: up to kRecvMsgs messages per recvmmsg. With an arena in the batch's buffer (UdpBind.
+// createReadBatch) each message lands whole in a 64 KiB region of it; otherwise in its slot and then a
+// region of the state for the rest of a coalesced datagram.
 constexpr uint32_t kRecvMsgs = 64;
 // UDP_MAX_SEGMENTS of kernels before 6.x (later ones take 128): the most datagrams per GSO send.
 constexpr uint32_t kGsoMaxSegments = 64;
@@ -89,6 +90,7 @@ struct UdpOffload {
   // Datagrams received but not yet split (the batch was full): messages [carry_next, carry_end), each
   // contiguous in its region; carry_off bytes of message carry_next are already out.
   uint32_t carry_next = 0, carry_end = 0, carry_off = 0;
+  int carry_arena = -1;  // which receive mode the carry belongs to (1 arena, 0 slot + region)
   uint32_t carry_len[kRecvMsgs], carry_gso[kRecvMsgs], carry_addr[kRecvMsgs];
   uint16_t carry_port[kRecvMsgs];
 

@@ -220,10 +220,124 @@ void Carry(UdpOffload* st, Batch* b, uint32_t first, uint32_t j, uint32_t n, uin
   st->carry_off = off;
 }
 
+// Bytes per message in the arena mode of UdpRecvGro: a whole coalesced message (at most 65535 bytes).
+constexpr size_t kArenaRegion = 65536;
+
+// The arena after a batch's slots, when its buffer has room for kRecvMsgs regions (UdpBind.createReadBatch).
+uint8_t* ArenaOf(Batch* b) {
+  const size_t slots = static_cast<size_t>(b->capacity) * b->slot_size;
+  return b->slab_len >= slots + kRecvMsgs * kArenaRegion ? b->slab + slots : nullptr;
+}
+
+// Records messages [j, n) from byte off of message j as carried (their bytes stay in the arena).
+void CarryInArena(UdpOffload* st, uint32_t j, uint32_t n, uint32_t off) {
+  for (uint32_t q = j; q < n; q++) {
+    struct mmsghdr* m = &st->recv_msgs[q];
+    const struct sockaddr_in* sa = &st->recv_names[q];
+    const bool inet = m->msg_hdr.msg_namelen >= sizeof(struct sockaddr_in) && sa->sin_family == AF_INET;
+    st->carry_len[q] = m->msg_len;
+    st->carry_gso[q] = GroSize(&m->msg_hdr);
+    st->carry_addr[q] = inet ? ntohl(sa->sin_addr.s_addr) : 0;
+    st->carry_port[q] = inet ? ntohs(sa->sin_port) : 0;
+  }
+  st->carry_next = j;
+  st->carry_end = n;
+  st->carry_off = off;
+}
+
+// Entries for datagrams of message q (in its arena region) from byte *off on, into [e, limit); advances
+// *off. Returns the next entry. A datagram longer than a slot's room is cut to it and flagged EMSGSIZE, as
+// udpRecv does, so what the engine sees does not depend on the receive mode.
+uint32_t ArenaEntries(Batch* b, const uint8_t* region, uint32_t len, uint32_t gso, uint32_t addr, uint16_t port,
+                      uint32_t* off, uint32_t e, uint32_t limit) {
+  const uint32_t room = b->slot_size - b->headroom;
+  const uint32_t step = gso != 0 ? gso : len;
+  while (*off < len && e < limit) {
+    const uint32_t seg = step < len - *off ? step : len - *off;
+    SetEntry(b, e++, region + *off, seg < room ? seg : room, addr, port, seg > room ? EMSGSIZE : 0);
+    *off += seg;
+  }
+  return e;
+}
+
+// UdpRecvGro over the arena: each message is received whole into its own 64 KiB region of the batch's
+// buffer and every datagram's entry points into it: no byte is copied. Messages that do not fit the batch
+// wait where they are; the call that hands them out receives nothing new (their regions are about to be
+// reused). Count or -errno.
+int UdpRecvGroArena(int fd, Batch* b, UdpOffload* st, uint32_t limit, uint8_t* arena) {
+  uint32_t e = 0;
+  if (st->carry_next < st->carry_end) {
+    while (st->carry_next < st->carry_end && e < limit) {
+      const uint32_t q = st->carry_next;
+      const uint32_t before = e;
+      e = ArenaEntries(b, arena + q * kArenaRegion, st->carry_len[q], st->carry_gso[q], st->carry_addr[q],
+                       st->carry_port[q], &st->carry_off, e, limit);
+      st->stats[kUdpCarried] += e - before;
+      if (st->carry_off >= st->carry_len[q]) {
+        st->carry_next++;
+        st->carry_off = 0;
+      }
+    }
+    return static_cast<int>(e);
+  }
+  uint32_t m = limit / (st->est_segments > 0 ? st->est_segments : 1);
+  if (m < 1) m = 1;
+  if (m > kRecvMsgs) m = kRecvMsgs;
+  if (m > limit) m = limit;
+  for (uint32_t j = 0; j < m; j++) {
+    st->recv_iov[j] = {arena + j * kArenaRegion, kArenaRegion};
+    struct msghdr* h = &st->recv_msgs[j].msg_hdr;
+    h->msg_name = &st->recv_names[j];
+    h->msg_namelen = sizeof(struct sockaddr_in);
+    h->msg_iov = &st->recv_iov[j];
+    h->msg_iovlen = 1;
+    h->msg_control = st->recv_cmsg[j];
+    h->msg_controllen = sizeof st->recv_cmsg[j];
+    h->msg_flags = 0;
+    st->recv_msgs[j].msg_len = 0;
+  }
+  int n;
+  do {
+    n = recvmmsg(fd, st->recv_msgs, m, MSG_DONTWAIT, nullptr);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+  uint32_t most = 1;
+  for (uint32_t j = 0; j < static_cast<uint32_t>(n); j++) {
+    struct mmsghdr* msg = &st->recv_msgs[j];
+    const uint32_t len = msg->msg_len;
+    const uint32_t gso = GroSize(&msg->msg_hdr);
+    const struct sockaddr_in* sa = &st->recv_names[j];
+    const bool inet = msg->msg_hdr.msg_namelen >= sizeof(struct sockaddr_in) && sa->sin_family == AF_INET;
+    const uint32_t segs = gso != 0 && len > gso ? (len + gso - 1) / gso : 1;
+    if (segs > 1) {
+      st->stats[kUdpGroReceives]++;
+      st->stats[kUdpGroDatagrams] += segs;
+    }
+    if (segs > most) most = segs;
+    uint32_t off = 0;
+    e = ArenaEntries(b, arena + j * kArenaRegion, len, segs > 1 ? gso : 0, inet ? ntohl(sa->sin_addr.s_addr) : 0,
+                     inet ? ntohs(sa->sin_port) : 0, &off, e, limit);
+    if (off < len) {
+      CarryInArena(st, j, static_cast<uint32_t>(n), off);
+      break;
+    }
+  }
+  st->est_segments = most >= st->est_segments ? most : (st->est_segments + most) / 2;
+  return static_cast<int>(e);
+}
+
 // udpRecv with GRO: up to `limit` entries. Each message lands in its own slot first (a lone datagram is
 // then already in place) and a 64 KiB region of the state after it; a coalesced message's datagram k >= 1
 // is copied into a free slot after the messages' slots. Count or -errno.
 int UdpRecvGro(int fd, Batch* b, UdpOffload* st, uint32_t limit) {
+  uint8_t* arena = ArenaOf(b);
+  if (arena != nullptr) {
+    if (st->carry_arena != 1) st->carry_next = st->carry_end = st->carry_off = 0;  // batch changed mode
+    st->carry_arena = 1;
+    return UdpRecvGroArena(fd, b, st, limit, arena);
+  }
+  if (st->carry_arena != 0) st->carry_next = st->carry_end = st->carry_off = 0;
+  st->carry_arena = 0;
   const size_t room = b->slot_size - b->headroom;
   if (st->region_room != room || !st->regions) {
     st->region = 65536 + room;

@@ -83,6 +83,8 @@ export interface TartanContenderOptions {
   overhead: number
   /** TUN offloads and UDP GSO/GRO (engine option `offload`); default on. */
   offload?: boolean
+  /** Engine option `busyPollUs` (bounded busy polling after traffic); default the engine's. */
+  busyPollUs?: number
 }
 
 /** A tartan engine per host (`node --import tsx src/cli/engine-process.ts '<json>'`) with one encapsulation. */
@@ -161,6 +163,7 @@ async function startEngines(topo: Topology, o: TartanContenderOptions): Promise<
         encapsulation: o.encapsulation,
         port: o.port,
         ...(o.offload === false ? { offload: false } : {}),
+        ...(o.busyPollUs !== undefined ? { busyPollUs: o.busyPollUs } : {}),
         peers: topo.nodes
           .filter((m) => m.index !== n.index)
           .map((m) => ({ publicIp: m.underlayIp, subnet: m.subnet, port: o.port })),

@@ -79,7 +79,8 @@ export class Forwarder {
     const n = o.batchSize
     this.tunIn = new PacketBatch(n)
     this.udpOut = PacketBatch.over(this.tunIn)
-    this.udpIn = new PacketBatch(n)
+    // A bind may supply its own receive batch (UdpBind with GRO: an arena after the slots for zero-copy splits).
+    this.udpIn = o.bind.createReadBatch?.(n) ?? new PacketBatch(n)
     this.tunOut = PacketBatch.over(this.udpIn)
     this.icmpOut = new PacketBatch(n, Math.max(1024, ICMP_ERROR_MAX_LENGTH + 64), 0)
     this.controlOut = new PacketBatch(n, 256, 0)

@@ -3,6 +3,7 @@
  * local pods (a TUN device, or the in-memory pair); a DatagramBind carries UDP payloads to and from peers
  * (a UDP socket, or the in-memory pair). Both move whole batches: one call per batch, never per packet.
  */
+import type { BusyPoll } from './busy-poll.js'
 import type { PacketBatch } from './packet-batch.js'
 
 /** What offloads a device or bind uses, and their counters (native offloadStats), for diagnostics. */
@@ -27,6 +28,8 @@ export interface PacketDevice {
   close(): void
   /** Offload diagnostics (optional: in-memory devices have none). */
   offloadInfo?(): OffloadInfo
+  /** Joins a busy-poll group (optional: fd-backed devices only). */
+  joinBusyPoll?(group: BusyPoll | null): void
 }
 
 export interface DatagramBind {
@@ -45,4 +48,9 @@ export interface DatagramBind {
   close(): void
   /** Offload diagnostics (optional: in-memory binds have none). */
   offloadInfo?(): OffloadInfo
+  /** A receive batch suited to this bind (optional; else any PacketBatch): UdpBind with GRO adds an arena
+   * after the slots that coalesced datagrams land in, so their entries point into it without a copy. */
+  createReadBatch?(capacity: number): PacketBatch
+  /** Joins a busy-poll group (optional: fd-backed binds only). */
+  joinBusyPoll?(group: BusyPoll | null): void
 }

@@ -3,6 +3,7 @@
  * interest bits follow the handlers that are set. Each handler runs at most once per event-loop wakeup.
  */
 import { systemError, type TartanErrorCode } from '../errors.js'
+import type { BusyPoll } from './busy-poll.js'
 import { native, POLL_READABLE, POLL_WRITABLE, type NativeAddon } from './native.js'
 
 export type ReadyHandler = () => void
@@ -17,6 +18,7 @@ export class FdPoller {
   private readable: ReadyHandler | null = null
   private writable: ReadyHandler | null = null
   private closed = false
+  private busy: BusyPoll | null = null
 
   /** Watches `fd` (not yet: the native poll starts with the first handler). Errors use `errorCode`. */
   constructor(fd: number, errorCode: TartanErrorCode, what: string) {
@@ -38,12 +40,30 @@ export class FdPoller {
     this.sync()
   }
 
+  /** The readable handler now set (null when reads are paused). */
+  readableHandler(): ReadyHandler | null {
+    return this.readable
+  }
+
+  /** Joins a busy-poll group: after each wakeup's handlers ran, the group spins over its fds (see busy-poll.ts). */
+  joinBusyPoll(group: BusyPoll | null): void {
+    if (this.busy !== null) this.busy.remove(this)
+    this.busy = group
+    if (group !== null) group.add(this)
+  }
+
+  /** The fd watched. */
+  get watchedFd(): number {
+    return this.fd
+  }
+
   /** Stops watching for good; handlers are never called again. Idempotent. Call before closing the fd. */
   close(): void {
     if (this.closed) return
     this.closed = true
     this.readable = null
     this.writable = null
+    this.joinBusyPoll(null)
     if (this.handle !== undefined) this.addon.pollClose(this.handle)
     this.handle = undefined
   }
@@ -53,6 +73,7 @@ export class FdPoller {
     if ((events & POLL_READABLE) !== 0 && this.readable !== null) this.readable()
     // The readable handler may have closed us or cleared the writable handler.
     if ((events & POLL_WRITABLE) !== 0 && this.writable !== null) this.writable()
+    if (this.busy !== null) this.busy.afterWakeup()
   }
 
   private sync(): void {

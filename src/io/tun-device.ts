@@ -12,6 +12,7 @@ import {
 } from './native.js'
 import { withNetns } from './netns.js'
 import type { PacketBatch } from './packet-batch.js'
+import type { BusyPoll } from './busy-poll.js'
 import { FdPoller } from './poller.js'
 
 export interface TunOpenOptions {
@@ -135,6 +136,12 @@ export class TunDevice implements PacketDevice {
       for (const [k, v] of Object.entries(this.addon.offloadStats(this.state))) if (typeof v === 'number') counters[k] = v
     }
     return { active: o.vnetHdr, features: { vnetHdr: o.vnetHdr, tso: o.tso, uso: o.uso }, counters }
+  }
+
+  /** Joins (null: leaves) a busy-poll group shared with the engine's other fd (see busy-poll.ts). */
+  joinBusyPoll(group: BusyPoll | null): void {
+    if (this.fd < 0) return
+    this.poller.joinBusyPoll(group)
   }
 
   /** Calls `handler` once per readiness wakeup while set; null stops watching. */

@@ -7,11 +7,16 @@ import { intToIpv4, ipv4ToInt } from '../wire/ipv4-address.js'
 import type { DatagramBind, OffloadInfo } from './device.js'
 import { native, UDP_OFFLOAD_GRO, UDP_OFFLOAD_GSO, type NativeAddon } from './native.js'
 import { withNetns } from './netns.js'
-import type { PacketBatch } from './packet-batch.js'
+import { DEFAULT_HEADROOM, DEFAULT_SLOT_SIZE, PacketBatch } from './packet-batch.js'
+import type { BusyPoll } from './busy-poll.js'
 import { FdPoller } from './poller.js'
 
 /** Socket buffer size asked for when none is given: room for bursts of full batches (wireguard-go uses 7 MiB). */
 export const DEFAULT_UDP_BUFFER_BYTES = 4 * 1024 * 1024
+
+/** Messages per GRO receive that the arena of createReadBatch holds, 64 KiB each (native kRecvMsgs). */
+export const GRO_ARENA_MESSAGES = 64
+export const GRO_ARENA_BYTES = GRO_ARENA_MESSAGES * 65536
 
 export interface UdpBindOptions {
   /** Local IPv4 address (a.b.c.d); 0.0.0.0 receives on every address. */
@@ -101,6 +106,14 @@ export class UdpBind implements DatagramBind {
     return this.addon.udpSendOffload(this.fd, handle as object, start, batch.count, this.state)
   }
 
+  /** With GRO on: a batch whose buffer has, after its slots, an arena of GRO_ARENA_MESSAGES x 64 KiB that
+   * udpRecvOffload receives coalesced datagrams into, entries pointing at each datagram (no copy). */
+  createReadBatch(capacity: number): PacketBatch {
+    if (this.state === null || this.addon.offloadStats(this.state).gro !== true) return new PacketBatch(capacity)
+    const slots = capacity * DEFAULT_SLOT_SIZE
+    return new PacketBatch(capacity, DEFAULT_SLOT_SIZE, DEFAULT_HEADROOM, new ArrayBuffer(slots + GRO_ARENA_BYTES))
+  }
+
   /** Whether GSO (UDP_SEGMENT) and GRO are on now, and the native counters. */
   offloadInfo(): OffloadInfo {
     const counters: Record<string, number> = {}
@@ -113,6 +126,12 @@ export class UdpBind implements DatagramBind {
       for (const [k, v] of Object.entries(s)) if (typeof v === 'number') counters[k] = v
     }
     return { active: gso || gro, features: { gso, gro }, counters }
+  }
+
+  /** Joins (null: leaves) a busy-poll group shared with the engine's other fd (see busy-poll.ts). */
+  joinBusyPoll(group: BusyPoll | null): void {
+    if (this.fd < 0) return
+    this.poller.joinBusyPoll(group)
   }
 
   /** Calls `handler` once per readiness wakeup while set; null stops watching. */
