@@ -2,6 +2,8 @@
 // test-only entries that run the TUN offload paths over memory instead of a device (offloadSegment,
 // offloadCoalesce), so splitting and coalescing are tested with byte fixtures without root.
 #include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstring>
 
@@ -19,6 +21,7 @@ const napi_type_tag kUdpOffloadTag = {0x74617274616e2d75ULL, 0x64706f66666c3031U
 
 const char* const kTunStatNames[kTunStatCount] = {
     "reads", "superPackets", "segments", "csumCompleted", "badFrames", "writes", "mergedWrites", "mergedPackets",
+    "splitInPlace",
 };
 const char* const kUdpStatNames[kUdpStatCount] = {
     "gsoSends", "gsoDatagrams", "groReceives", "groDatagrams", "gsoFallbacks", "carried",
@@ -126,10 +129,11 @@ Napi::Value OffloadStats(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// offloadSegment(state, frame, batch, max) [test only]: runs the tunReadOffload path on `frame` (virtio
-// header + packet, as one read would return it) instead of a read: the first slot-room bytes go to slot 0,
-// the rest to the state's scratch, then entries [0, max) are filled. With frame null it continues a
-// super-packet left pending. Count, or -EINVAL for a frame shorter than the virtio header.
+// offloadSegment(state, frame, batch, max) [test only]: runs the tunReadOffload loop with `frame` (virtio
+// header + packet, as one read returns it) as the only frame to read: it is written as one message to a
+// SOCK_SEQPACKET socketpair whose other end stands in for the TUN fd, so the same readv layouts (scattered
+// once a super-packet's shape is known to the state) are exercised. With frame null it continues a
+// super-packet left pending. Count, or -errno (-EINVAL for a frame shorter than the virtio header).
 Napi::Value OffloadSegment(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* fn = "offloadSegment";
@@ -148,20 +152,28 @@ Napi::Value OffloadSegment(const Napi::CallbackInfo& info) {
   if (!ArgInt(info, 3, fn, "max", 0, 1024, &max)) return env.Undefined();
   if (b == nullptr) return Num(env, -err);
   const uint32_t limit = max < b->capacity ? static_cast<uint32_t>(max) : b->capacity;
-  if (!has_frame) return Num(env, st->sp.active ? TunDrain(st, b, 0, limit) : 0);
-  Napi::Uint8Array frame = info[1].As<Napi::Uint8Array>();
-  const size_t n = frame.ElementLength();
-  if (n < kVnetHdrLen) return Num(env, -EINVAL);
-  if (limit == 0) return Num(env, 0);
-  const size_t room = b->slot_size - b->headroom;
-  const size_t len = n - kVnetHdrLen;
-  if (len > room + kTunScratch) return Num(env, -EMSGSIZE);
-  std::memcpy(st->vnet_in, frame.Data(), kVnetHdrLen);
-  const size_t head = len < room ? len : room;
-  std::memcpy(b->slab + b->headroom, frame.Data() + kVnetHdrLen, head);
-  std::memcpy(st->scratch.get(), frame.Data() + kVnetHdrLen + head, len - head);
-  st->sp.active = false;
-  return Num(env, TunIngest(st, b, 0, limit, len));
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) return Num(env, -errno);
+  int bytes = 1 << 20;
+  setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+  setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+  int rc = 0;
+  if (has_frame) {
+    Napi::Uint8Array frame = info[1].As<Napi::Uint8Array>();
+    if (frame.ElementLength() < kVnetHdrLen) {
+      rc = -EINVAL;
+    } else if (write(sv[1], frame.Data(), frame.ElementLength()) < 0) {
+      rc = -errno;
+    }
+  }
+  uint32_t got = 0;
+  if (rc == 0) {
+    got = TunReadLoop(st, b, sv[0], limit, &err);
+    if (got == 0 && err != 0) rc = -err;
+  }
+  close(sv[0]);
+  close(sv[1]);
+  return Num(env, rc < 0 ? rc : static_cast<double>(got));
 }
 
 // offloadCoalesce(state, batch, count, coalesce, out) [test only]: runs the tunWriteOffload path on

@@ -26,6 +26,7 @@ enum TunStat {
   kTunWrites,           // write() calls
   kTunMergedWrites,     // writes that carried a coalesced super-packet
   kTunMergedPackets,    // packets that went out inside those
+  kTunSplitInPlace,     // super-packets whose scattered read put every payload in its slot (no copy)
   kTunStatCount
 };
 
@@ -38,6 +39,9 @@ enum UdpStat {
   kUdpCarried,         // datagrams split in a later call because the batch was full
   kUdpStatCount
 };
+
+// Most iovecs of one scattered TUN read (virtio header, slots, scratch).
+constexpr int kMaxReadIov = 130;
 
 // Room for one read beyond the slot: a whole IPv6 super-packet (65535 payload + 40) and some slack.
 constexpr size_t kTunScratch = 65536 + 128;
@@ -54,6 +58,10 @@ struct TunOffload {
   std::unique_ptr<uint32_t[]> offs{new uint32_t[1024]};
   std::unique_ptr<uint32_t[]> lens{new uint32_t[1024]};
   struct iovec wiov[2 + Coalescer::kMaxSegments];
+  // Scattered reads: the header length and segment size of the last super-packet, and the read's layout.
+  uint32_t guess_hdr = 0, guess_gso = 0;
+  struct iovec riov[kMaxReadIov];
+  int riov_n = 0;
   double stats[kTunStatCount] = {0};
 };
 
@@ -106,6 +114,11 @@ UdpOffload* UdpOffloadArg(const Napi::CallbackInfo& info, size_t i, const char* 
 // the first min(n, room) of them at slot i, the rest in st->scratch) into batch entries [i, limit). Returns
 // how many entries it filled; leaves st->sp active (its rest saved) when the batch filled up first.
 uint32_t TunIngest(TunOffload* st, Batch* b, uint32_t i, uint32_t limit, size_t n);
+
+// The tunReadOffload loop on fd: the rest of a pending super-packet first, then reads (scattered once a
+// super-packet's shape is known) until EAGAIN or `limit` entries. Returns the entries filled; *err is the
+// errno of a hard error on the first read (then 0 entries).
+uint32_t TunReadLoop(TunOffload* st, Batch* b, int fd, uint32_t limit, int* err);
 
 // Emits the rest of a pending super-packet into entries [i, limit); returns how many it filled.
 uint32_t TunDrain(TunOffload* st, Batch* b, uint32_t i, uint32_t limit);

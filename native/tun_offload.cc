@@ -79,6 +79,10 @@ uint32_t TunIngest(TunOffload* st, Batch* b, uint32_t i, uint32_t limit, size_t 
     st->stats[kTunBadFrames]++;
     return 0;
   }
+  if (st->sp.hdr_len + st->sp.gso_size <= room) {
+    st->guess_hdr = st->sp.hdr_len;  // lay the next reads out for this shape (see LayOutScatter)
+    st->guess_gso = st->sp.gso_size;
+  }
   st->sp.span[0] = at + st->sp.hdr_len;
   st->sp.span_len[0] = static_cast<uint32_t>(head - st->sp.hdr_len);
   st->sp.span[1] = st->scratch.get();
@@ -90,6 +94,129 @@ uint32_t TunIngest(TunOffload* st, Batch* b, uint32_t i, uint32_t limit, size_t 
   if (st->sp.active) SaveRemainder(&st->sp, st->pending.get());
   return got;
 }
+
+namespace {
+
+// Lays out a scattered read at entry i, for super-packets shaped like the last one (header gh bytes,
+// segments of gg): the virtio header; slot i for the headers and segment 0; then gg bytes at offset gh of
+// each following slot, so segment k's payload lands where its packet will be; then scratch for the rest.
+// Returns how many following slots the layout uses.
+uint32_t LayOutScatter(TunOffload* st, Batch* b, uint32_t i, uint32_t limit) {
+  const uint32_t gh = st->guess_hdr, gg = st->guess_gso;
+  struct iovec* iov = st->riov;
+  int n = 0;
+  iov[n++] = {st->vnet_in, kVnetHdrLen};
+  iov[n++] = {SlotAt(b, i), gh + gg};
+  size_t covered = gh + gg;
+  uint32_t k = i + 1;
+  while (k < limit && n < kMaxReadIov - 1 && covered < kMaxSuperPacket + 40) {
+    iov[n++] = {SlotAt(b, k) + gh, gg};
+    covered += gg;
+    k++;
+  }
+  iov[n++] = {st->scratch.get(), kTunScratch};
+  st->riov_n = n;
+  return k - i - 1;
+}
+
+// Copies bytes [off, off + len) of the packet (after the virtio header) out of the last scattered read.
+void CopyFromRead(const TunOffload* st, size_t off, size_t len, uint8_t* dst) {
+  for (int j = 1; j < st->riov_n && len > 0; j++) {
+    const size_t l = st->riov[j].iov_len;
+    if (off >= l) {
+      off -= l;
+      continue;
+    }
+    const size_t c = l - off < len ? l - off : len;
+    std::memmove(dst, static_cast<const uint8_t*>(st->riov[j].iov_base) + off, c);
+    dst += c;
+    len -= c;
+    off = 0;
+  }
+}
+
+// TunIngest for a scattered read of n packet bytes (layout from LayOutScatter with `extra` slots). When the
+// frame has the guessed shape, each segment is finished where its payload already is (only headers are
+// written); otherwise the frame is gathered into the pending buffer and split from there.
+uint32_t TunIngestScattered(TunOffload* st, Batch* b, uint32_t i, uint32_t limit, size_t n, uint32_t extra) {
+  const size_t room = b->slot_size - b->headroom;
+  const uint32_t gh = st->guess_hdr, gg = st->guess_gso;
+  const size_t first = gh + gg;
+  uint8_t* at = SlotAt(b, i);
+  const VnetHdr h = DecodeVnetHdr(st->vnet_in);
+  if ((h.gso_type & static_cast<uint8_t>(~kGsoEcn)) == kGsoNone) {
+    if (n > room || n == 0) {
+      st->stats[kTunBadFrames]++;
+      return 0;
+    }
+    if (n > first) CopyFromRead(st, first, n - first, at + first);
+    if ((h.flags & kVnetFlagNeedsCsum) != 0) {
+      if (!CompleteChecksum(h, at, n)) {
+        st->stats[kTunBadFrames]++;
+        return 0;
+      }
+      st->stats[kTunCsumCompleted]++;
+    }
+    SetEntry(b, i, at, static_cast<uint32_t>(n));
+    return 1;
+  }
+  SuperPacket& sp = st->sp;
+  if (PrepareSuperPacket(h, at, n < first ? n : first, n, room, &sp) == kSplitOk && sp.hdr_len == gh && sp.gso_size == gg) {
+    st->stats[kTunSuperPackets]++;
+    st->stats[kTunSplitInPlace]++;
+    uint32_t k = 0;
+    while (sp.active && i + k < limit && k <= extra) {
+      uint8_t* dst = SlotAt(b, i + k);
+      // The segment's payload is already at dst + gh: point the span there so nothing is copied.
+      sp.span[0] = dst + gh;
+      sp.span_len[0] = sp.payload_len - sp.done < gg ? sp.payload_len - sp.done : gg;
+      sp.span[1] = nullptr;
+      sp.span_len[1] = 0;
+      sp.span_off = sp.done;
+      const uint32_t len = EmitSegment(&sp, dst, room);
+      if (len == 0) break;
+      SetEntry(b, i + k, dst, len);
+      k++;
+    }
+    st->stats[kTunSegments] += k;
+    if (sp.active) {
+      const uint32_t rest = sp.payload_len - sp.done;
+      CopyFromRead(st, gh + sp.done, rest, st->pending.get());
+      sp.span[0] = st->pending.get();
+      sp.span_len[0] = rest;
+      sp.span[1] = nullptr;
+      sp.span_len[1] = 0;
+      sp.span_off = sp.done;
+    }
+    return k;
+  }
+  // Another shape: gather, split by copying, and expect this shape next time.
+  if (n > kTunScratch) {
+    sp.active = false;
+    st->stats[kTunBadFrames]++;
+    return 0;
+  }
+  CopyFromRead(st, 0, n, st->pending.get());
+  if (PrepareSuperPacket(h, st->pending.get(), n, n, room, &sp) != kSplitOk) {
+    sp.active = false;
+    st->stats[kTunBadFrames]++;
+    return 0;
+  }
+  if (sp.hdr_len + sp.gso_size <= room) {
+    st->guess_hdr = sp.hdr_len;
+    st->guess_gso = sp.gso_size;
+  }
+  sp.span[0] = st->pending.get() + sp.hdr_len;
+  sp.span_len[0] = static_cast<uint32_t>(n - sp.hdr_len);
+  sp.span[1] = nullptr;
+  sp.span_len[1] = 0;
+  st->stats[kTunSuperPackets]++;
+  const uint32_t got = TunDrain(st, b, i, limit);
+  if (sp.active) SaveRemainder(&sp, st->pending.get());
+  return got;
+}
+
+}  // namespace
 
 uint32_t TunExecuteWrites(TunOffload* st, Batch* b, uint32_t count, bool tcp, bool udp, WriteSink sink, void* ctx) {
   // Packets outside the slab are planned as empty (never merged) and refused with EINVAL below.
@@ -142,6 +269,40 @@ uint32_t TunExecuteWrites(TunOffload* st, Batch* b, uint32_t count, bool tcp, bo
   return nw;
 }
 
+uint32_t TunReadLoop(TunOffload* st, Batch* b, int fd, uint32_t limit, int* err) {
+  *err = 0;
+  const size_t room = b->slot_size - b->headroom;
+  uint32_t i = 0;
+  if (st->sp.active) i += TunDrain(st, b, 0, limit);
+  while (i < limit && !st->sp.active) {
+    // Once a super-packet has been seen, reads are scattered so segments land in their slots directly.
+    const bool scatter = st->guess_gso != 0 && st->guess_hdr + st->guess_gso <= room;
+    uint32_t extra = 0;
+    ssize_t n;
+    if (scatter) {
+      extra = LayOutScatter(st, b, i, limit);
+      n = readv(fd, st->riov, st->riov_n);
+    } else {
+      struct iovec iov[3] = {{st->vnet_in, kVnetHdrLen}, {SlotAt(b, i), room}, {st->scratch.get(), kTunScratch}};
+      n = readv(fd, iov, 3);
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK && i == 0) *err = errno;
+      break;
+    }
+    if (n == 0) break;
+    st->stats[kTunReads]++;
+    if (static_cast<size_t>(n) < kVnetHdrLen) {
+      st->stats[kTunBadFrames]++;
+      continue;
+    }
+    const size_t len = static_cast<size_t>(n) - kVnetHdrLen;
+    i += scatter ? TunIngestScattered(st, b, i, limit, len, extra) : TunIngest(st, b, i, limit, len);
+  }
+  return i;
+}
+
 // tunSetOffload(fd, flags): TUNSETOFFLOAD with TUN_F_* bits. 0 or -errno (EINVAL: the kernel refuses a bit).
 Napi::Value TunSetOffload(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -169,26 +330,10 @@ Napi::Value TunReadOffload(const Napi::CallbackInfo& info) {
   if (st == nullptr) return env.Undefined();
   if (max < 0) return Num(env, -EINVAL);
   const uint32_t limit = max < b->capacity ? static_cast<uint32_t>(max) : b->capacity;
-  const size_t room = b->slot_size - b->headroom;
-  uint32_t i = 0;
-  if (st->sp.active) i += TunDrain(st, b, 0, limit);
-  while (i < limit && !st->sp.active) {
-    struct iovec iov[3] = {{st->vnet_in, kVnetHdrLen}, {SlotAt(b, i), room}, {st->scratch.get(), kTunScratch}};
-    ssize_t n = readv(fd, iov, 3);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK || i > 0) break;
-      return Num(env, -errno);
-    }
-    if (n == 0) break;
-    st->stats[kTunReads]++;
-    if (static_cast<size_t>(n) < kVnetHdrLen) {
-      st->stats[kTunBadFrames]++;
-      continue;
-    }
-    i += TunIngest(st, b, i, limit, static_cast<size_t>(n) - kVnetHdrLen);
-  }
-  return Num(env, i);
+  int err = 0;
+  const uint32_t got = TunReadLoop(st, b, fd, limit, &err);
+  if (got == 0 && err != 0) return Num(env, -err);
+  return Num(env, got);
 }
 
 // tunWriteOffload(fd, batch, count, state, coalesce): like tunWrite on a TUN opened with IFF_VNET_HDR;
