@@ -9,8 +9,7 @@ import { wirePod } from '../../src/demo/pod-wiring.js'
 import { etcdSkip, startEtcdInNetns } from '../helpers/etcd.js'
 import { cliCluster, httpGetInNetns, leftovers, ping } from '../helpers/cli-cluster.js'
 import { e2eUnavailable } from '../helpers/two-node-suite.js'
-import { linesOf } from '../helpers/lines.js'
-import { ROOT } from '../helpers/engine-process.js'
+import { tcpTransfer } from '../helpers/transfer.js'
 
 const skip = e2eUnavailable() ?? etcdSkip()
 const ETCD = '198.18.0.254'
@@ -77,11 +76,7 @@ t.test('etcd restarted while two nodes run: leases kept, routes unchanged, the d
   await etcd.kill()
   const outageStart = Date.now()
   // A 64 MiB TCP transfer between pods while the store is down, SHA-256 checked.
-  const server = linesOf(c.topo.spawn(h1.podNs, [process.execPath, `${ROOT}test/fixtures/tcp-transfer.mjs`, 'serve', pod1.podIp, '7001'], { stdio: ['ignore', 'pipe', 'pipe'] }))
-  await server.next((m) => m.event === 'listening', 10_000)
-  const client = linesOf(c.topo.spawn(h0.podNs, [process.execPath, `${ROOT}test/fixtures/tcp-transfer.mjs`, 'send', pod1.podIp, '7001', String(64 * 1024 * 1024), '3'], { stdio: ['ignore', 'pipe', 'pipe'] }))
-  const sent = await client.next((m) => m.event === 'sent' || m.event === 'error', 60_000)
-  const got = await server.next((m) => m.event === 'received' || m.event === 'error', 60_000)
+  const { sent, received: got } = await tcpTransfer(c.topo, h0.podNs, h1.podNs, pod1.podIp, 7001, 64 * 1024 * 1024, 60_000)
   t.equal(got.sha256, sent.sha256, 'the transfer during the outage arrived intact')
   const during = await ping(c.topo, h0.podNs, pod1.podIp)
   t.equal(during.code, 0, `ping during the outage: ${during.out}`)

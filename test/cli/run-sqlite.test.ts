@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { SqliteLeaseStore } from '../../src/lease/sqlite-store.js'
 import { wirePod } from '../../src/demo/pod-wiring.js'
+import { tcpTransfer } from '../helpers/transfer.js'
 import {
   cliCluster, httpGetInNetns, leftovers, ping, scrape, sendUdp, strayFiles, tartanOnce, waitForHttp,
 } from '../helpers/cli-cluster.js'
@@ -54,6 +55,12 @@ t.test('tartan run, two nodes, embedded store', { skip }, async (t) => {
     t.equal(a.code, 0, a.out)
     const b = await ping(c.topo, h1.podNs, pod0.podIp)
     t.equal(b.code, 0, b.out)
+  })
+
+  t.test('a 64 MiB TCP transfer between the pods arrives intact (routes learned from the shared store only)', async (t) => {
+    const { sent, received } = await tcpTransfer(c.topo, h0.podNs, h1.podNs, pod1.podIp, 7002, 64 * 1024 * 1024)
+    t.equal(received.bytes, 64 * 1024 * 1024)
+    t.equal(received.sha256, sent.sha256)
   })
 
   t.test('/metrics parses as Prometheus text and its counters match the traffic sent', async (t) => {

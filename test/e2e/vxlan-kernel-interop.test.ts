@@ -3,8 +3,8 @@
  * is a kernel vxlan device `flannel.1` (VNI 1, port 8472, nolearning, a permanent neighbour and FDB entry for
  * node 2, an onlink route to node 2's subnet); node 2 is tartan. The kernel is the judge of the wire format.
  */
-import t from 'tap'
-import { EngineProcess, ROOT } from '../helpers/engine-process.js'
+import t, { type Test } from 'tap'
+import { EngineProcess } from '../helpers/engine-process.js'
 import { capture } from '../helpers/wire-tools.js'
 import { e2eUnavailable } from '../helpers/two-node-suite.js'
 import { Topology, configureKernelVxlanHost, listLeftovers, type TopologyNode } from '../../src/topology/index.js'
@@ -12,7 +12,7 @@ import { vxlan } from '../../src/encap/vxlan.js'
 import { PeerTable } from '../../src/engine/peer-table.js'
 import { parseMac } from '../../src/engine/engine.js'
 import { ip } from '../helpers/packets.js'
-import { linesOf } from '../helpers/lines.js'
+import { tcpTransfer } from '../helpers/transfer.js'
 
 const KERNEL_MAC = '02:00:00:00:01:01'
 const TARTAN_MAC = '02:00:00:00:02:02'
@@ -43,15 +43,11 @@ else {
     t.equal(b.code, 0, b.stdout + b.stderr)
   })
 
-  const transfer = async (t: any, from: TopologyNode, to: TopologyNode, port: number) => {
+  const transfer = async (t: Test, from: TopologyNode, to: TopologyNode, port: number) => {
     const bytes = 64 * 1024 * 1024
-    const server = linesOf(topo.spawn(to.podNs, [process.execPath, `${ROOT}test/fixtures/tcp-transfer.mjs`, 'serve', to.podIp, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] }))
-    await server.next((m) => m.event === 'listening', 10_000)
-    const client = linesOf(topo.spawn(from.podNs, [process.execPath, `${ROOT}test/fixtures/tcp-transfer.mjs`, 'send', to.podIp, String(port), String(bytes), '7'], { stdio: ['ignore', 'pipe', 'pipe'] }))
-    const sent = await client.next((m) => m.event === 'sent' || m.event === 'error', 120_000)
-    const got = await server.next((m) => m.event === 'received' || m.event === 'error', 120_000)
-    t.equal(got.bytes, bytes)
-    t.equal(got.sha256, sent.sha256, 'SHA-256 matches')
+    const { sent, received } = await tcpTransfer(topo, from.podNs, to.podNs, to.podIp, port, bytes)
+    t.equal(received.bytes, bytes)
+    t.equal(received.sha256, sent.sha256, 'SHA-256 matches')
   }
   t.test('64 MiB from the kernel node to the tartan node, SHA-256 checked', (t) => transfer(t, k, n, 6001))
   t.test('64 MiB from the tartan node to the kernel node, SHA-256 checked', (t) => transfer(t, n, k, 6002))

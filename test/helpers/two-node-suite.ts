@@ -6,9 +6,9 @@
 import type { Test } from 'tap'
 import { Topology, canCreateTopology, listLeftovers } from '../../src/topology/index.js'
 import { nativeAvailable } from '../../src/io/native.js'
-import { EngineProcess, ROOT } from './engine-process.js'
+import { EngineProcess } from './engine-process.js'
 import { capture, rawIpv4Sender } from './wire-tools.js'
-import { linesOf } from './lines.js'
+import { tcpTransfer } from './transfer.js'
 import { ipv4, refChecksum, udpPacket } from './packets.js'
 
 /** Why end-to-end tests cannot run here (null when they can). */
@@ -63,14 +63,9 @@ export async function twoNodeSuite(t: Test, o: SuiteOptions): Promise<void> {
     t.equal(r2.code, 0, r2.stdout + r2.stderr)
   })
 
-  const transfer = async (t: any, from: typeof h1, to: typeof h1, port: number) => {
+  const transfer = async (t: Test, from: typeof h1, to: typeof h1, port: number) => {
     const bytes = 64 * 1024 * 1024
-    const server = topo.spawn(to.podNs, [process.execPath, `${ROOT}test/fixtures/tcp-transfer.mjs`, 'serve', to.podIp, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] })
-    const lines = linesOf(server)
-    await lines.next((m) => m.event === 'listening', 10_000)
-    const client = topo.spawn(from.podNs, [process.execPath, `${ROOT}test/fixtures/tcp-transfer.mjs`, 'send', to.podIp, String(port), String(bytes), String(port)], { stdio: ['ignore', 'pipe', 'pipe'] })
-    const sent = await linesOf(client).next((m) => m.event === 'sent' || m.event === 'error', 120_000)
-    const received = await lines.next((m) => m.event === 'received' || m.event === 'error', 120_000)
+    const { sent, received } = await tcpTransfer(topo, from.podNs, to.podNs, to.podIp, port, bytes)
     t.equal(sent.bytes, bytes)
     t.equal(received.bytes, bytes)
     t.equal(received.sha256, sent.sha256, 'SHA-256 matches at the far end')
