@@ -60,6 +60,7 @@ struct TunOffload {
   struct iovec wiov[2 + Coalescer::kMaxSegments];
   // Scattered reads: the header length and segment size of the last super-packet, and the read's layout.
   uint32_t guess_hdr = 0, guess_gso = 0;
+  bool last_gso = false;  // the previous frame was a super-packet: scatter the next read
   struct iovec riov[kMaxReadIov];
   int riov_n = 0;
   double stats[kTunStatCount] = {0};

@@ -276,7 +276,8 @@ uint32_t TunReadLoop(TunOffload* st, Batch* b, int fd, uint32_t limit, int* err)
   if (st->sp.active) i += TunDrain(st, b, 0, limit);
   while (i < limit && !st->sp.active) {
     // Once a super-packet has been seen, reads are scattered so segments land in their slots directly.
-    const bool scatter = st->guess_gso != 0 && st->guess_hdr + st->guess_gso <= room;
+    // Small frames keep the three-iovec layout, which costs the kernel less to import.
+    const bool scatter = st->last_gso && st->guess_gso != 0 && st->guess_hdr + st->guess_gso <= room;
     uint32_t extra = 0;
     ssize_t n;
     if (scatter) {
@@ -298,6 +299,7 @@ uint32_t TunReadLoop(TunOffload* st, Batch* b, int fd, uint32_t limit, int* err)
       continue;
     }
     const size_t len = static_cast<size_t>(n) - kVnetHdrLen;
+    st->last_gso = (st->vnet_in[1] & static_cast<uint8_t>(~kGsoEcn)) != kGsoNone;
     i += scatter ? TunIngestScattered(st, b, i, limit, len, extra) : TunIngest(st, b, i, limit, len);
   }
   return i;
