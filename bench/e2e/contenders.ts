@@ -110,7 +110,7 @@ export const tartanUdpContender = tartanContender({
   overhead: 28,
 })
 
-/** tartan with VXLAN encapsulation (not in the default set until the engine supports it). */
+/** tartan with VXLAN encapsulation (port 8472, VNI 1, MTU 1450), wire-compatible with the kernel contender. */
 export const tartanVxlanContender = tartanContender({
   name: 'tartan-vxlan',
   label: 'tartan VXLAN',
@@ -145,7 +145,7 @@ export const CONTENDERS: readonly Contender[] = [
   tartanUdpBusyPollContender,
 ]
 /** The contenders a plain `npm run bench` runs. */
-export const DEFAULT_CONTENDERS: readonly string[] = ['veth', 'kernel-vxlan', 'tartan-udp']
+export const DEFAULT_CONTENDERS: readonly string[] = ['veth', 'kernel-vxlan', 'tartan-udp', 'tartan-vxlan', 'tartan-udp-nooffload']
 
 interface Engine {
   child: import('node:child_process').ChildProcess

@@ -5,9 +5,9 @@
  *                                      [--out DIR] [--no-write] [--json]
  *
  *   --rounds N        rounds, contenders interleaved (default 5)
- *   --duration S      seconds per measurement (default 5; 4 measurements per contender per round)
+ *   --duration S      seconds per measurement (default 3; 4 measurements per contender per round)
  *   --quick           one round of 2 s measurements (a --duration given too wins)
- *   --contenders L    comma-separated names (default veth,kernel-vxlan,tartan-udp; also: tartan-vxlan)
+ *   --contenders L    comma-separated names (default veth,kernel-vxlan,tartan-udp,tartan-vxlan,tartan-udp-nooffload; also: tartan-udp-busypoll)
  *   --out DIR         where results go (default bench/results): <date>.json, <date>.md, latest.svg
  *   --no-write        print only
  *   --json            print the result JSON on stdout instead of the table (progress goes to stderr)
@@ -57,7 +57,7 @@ function parseArgs(argv: readonly string[]): Args {
     else usage(`unknown argument ${a}`)
   }
   if (quick) rounds = 1
-  durationS ??= quick ? 2 : 5
+  durationS ??= quick ? 2 : 3
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 100) usage('--rounds must be an integer in 1..100')
   if (!Number.isFinite(durationS) || durationS < 1 || durationS > 600) usage('--duration must be 1..600 seconds')
   const contenders = names.map((n) => CONTENDERS.find((c) => c.name === n) ?? usage(`unknown contender ${n}; known: ${CONTENDERS.map((c) => c.name).join(', ')}`))
