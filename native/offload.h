@@ -94,7 +94,11 @@ struct PlannedWrite {
 // two addresses closes their runs.
 class Coalescer {
  public:
+  // At most 64 packets per merge, as the kernel's GRO (MAX_GRO_SKBS-era limit of 64 segments per skb,
+  // UDP_GRO_CNT_MAX); it also bounds a write's iovecs (2 + 64).
   static constexpr uint32_t kMaxSegments = 64;
+  // Flows with an open run at a time (the kernel keeps 8 GRO lists per NAPI, MAX_GRO_SKBS); the oldest
+  // run is closed (not reordered) when a ninth flow shows up.
   static constexpr uint32_t kMaxOpen = 8;
 
   explicit Coalescer(uint32_t capacity);

@@ -16,7 +16,7 @@
 
 namespace tartan {
 
-// Counters exposed by offloadStats, in this order (names in offload_io.cc).
+// Counters exposed by offloadStats, in this order (names in offload_api.cc).
 enum TunStat {
   kTunReads,            // frames read
   kTunSuperPackets,     // GSO frames split
