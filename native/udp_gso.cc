@@ -108,9 +108,10 @@ uint32_t BuildGroups(Batch* b, UdpOffload* st, uint32_t i, uint32_t end, uint32_
   return g;
 }
 
-// udpSend with GSO; same contract as UdpSendPlain. A GSO message refused with EIO/EINVAL/EOPNOTSUPP before
-// any GSO send went through turns GSO off for good (the device cannot checksum, or the kernel lacks it);
-// after that, EIO/EOPNOTSUPP still do, while EINVAL resends that one group a datagram per message.
+// udpSend with GSO; same contract as UdpSendPlain. A GSO message refused with EIO or EOPNOTSUPP (the device
+// cannot checksum, the kernel lacks it), or with EINVAL before any GSO send went through, turns GSO off for
+// good. EMSGSIZE (a segment above the path MTU: udp_send_skb) and a later EINVAL resend that one group a
+// datagram per message, where IP may fragment what GSO may not.
 uint32_t UdpSendGso(int fd, Batch* b, UdpOffload* st, uint32_t start, uint32_t end) {
   uint32_t i = start, no_gso_until = start;
   while (i < end) {
@@ -131,12 +132,12 @@ uint32_t UdpSendGso(int fd, Batch* b, UdpOffload* st, uint32_t start, uint32_t e
         if (e == EINTR) continue;
         const uint32_t gf = st->group_first[sent], ge = st->group_end[sent];
         if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) return gf;
-        if (ge - gf > 1 && (e == EIO || e == EINVAL || e == EOPNOTSUPP)) {
+        if (ge - gf > 1 && (e == EIO || e == EINVAL || e == EOPNOTSUPP || e == EMSGSIZE)) {
           st->stats[kUdpGsoFallbacks]++;
-          if (!st->gso_proven || e != EINVAL) {
+          if (e == EIO || e == EOPNOTSUPP || (e == EINVAL && !st->gso_proven)) {
             st->gso = false;
           } else {
-            no_gso_until = ge;
+            no_gso_until = ge;  // this group only: its segment exceeds the path MTU (a plain send fragments)
           }
           i = gf;
           rebuild = true;

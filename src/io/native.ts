@@ -93,8 +93,9 @@ export interface NativeAddon {
   /** The state for one UDP socket's offloads (what udpOffloadEnable found on); allocated once. */
   udpOffloadCreate(gso: boolean, gro: boolean): object
   /** udpSend grouping consecutive datagrams to one destination with equal sizes (the last may be shorter) into
-   * one message with UDP_SEGMENT. Same contract as udpSend. GSO refused (EIO/EINVAL/EOPNOTSUPP) before any GSO
-   * send went through turns it off for good (offloadStats(state).gso). */
+   * one message with UDP_SEGMENT. Same contract as udpSend. GSO refused with EIO/EOPNOTSUPP (or EINVAL before any
+   * GSO send went through) turns it off for good (offloadStats(state).gso); EMSGSIZE (segment above the path
+   * MTU) resends that group a datagram per message. */
   udpSendOffload(fd: number, batch: object, start: number, count: number, state: object): number
   /** udpRecv splitting UDP_GRO messages into one entry per datagram (offsets need not follow slot order);
    * datagrams that do not fit wait in `state` for the next call. Same contract as udpRecv. */

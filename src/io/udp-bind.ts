@@ -28,7 +28,8 @@ export interface UdpBindOptions {
   /** Network namespace (name from `ip netns add`, or a path) to open the socket in; default current. */
   netns?: string
   /** Use UDP segmentation (UDP_SEGMENT: many equal-sized datagrams per sendmsg) and receive coalescing
-   * (UDP_GRO) where the kernel has them; GSO refused at the first send falls back for good. Default true. */
+   * (UDP_GRO) where the kernel has them; GSO the device refuses falls back to plain sends for good, a group
+   * too big for the path MTU goes out a datagram per message. Default true. */
   offload?: boolean
 }
 

@@ -4,6 +4,7 @@
  * UdpBind.read as the original datagrams with their sender, both with the arena batch (zero copy) and with
  * a plain batch; a batch too small for a coalesced message gets the rest on the next read.
  */
+import { execFileSync } from 'node:child_process'
 import t, { type Test } from 'tap'
 import { PacketBatch } from '../../src/io/packet-batch.js'
 import { UdpBind } from '../../src/io/udp-bind.js'
@@ -109,4 +110,32 @@ t.test('a datagram larger than a slot is cut to the slot and flagged EMSGSIZE, a
   t.equal(b.read(rx), 1)
   t.equal(rx.lengths[0], rx.slotSize - rx.headroom)
   t.equal(rx.status[0], 90)
+})
+
+t.test('a GSO group refused for the path MTU (EMSGSIZE) goes out a datagram per message; GSO stays on', { skip }, async (t) => {
+  // Two namespaces joined by a veth pair of MTU 1280: the kernel refuses a 1400-byte GSO segment, while a
+  // plain 1400-byte datagram is fragmented and gets through.
+  const ns1 = makeNetns(t)
+  const ns2 = makeNetns(t)
+  execFileSync('ip', ['-n', ns1, 'link', 'add', 'v0', 'mtu', '1280', 'type', 'veth', 'peer', 'name', 'v1', 'mtu', '1280', 'netns', ns2])
+  execFileSync('ip', ['-n', ns1, 'addr', 'add', `${A}/24`, 'dev', 'v0'])
+  execFileSync('ip', ['-n', ns2, 'addr', 'add', `${B}/24`, 'dev', 'v1'])
+  execFileSync('ip', ['-n', ns1, 'link', 'set', 'v0', 'up'])
+  execFileSync('ip', ['-n', ns2, 'link', 'set', 'v1', 'up'])
+  const a = UdpBind.open({ address: A, port: 0, netns: ns1 })
+  t.teardown(() => a.close())
+  const b = UdpBind.open({ address: B, port: 0, netns: ns2 })
+  t.teardown(() => b.close())
+  const sent = sendAll(a, b, [1400, 1400, 1400])
+  await sleep(50)
+  const rx = b.createReadBatch(8)
+  t.equal(b.read(rx), 3)
+  t.same(received(rx), sent, 'every datagram arrived (fragmented by IP)')
+  t.equal(a.offloadInfo().counters.gsoFallbacks, 1)
+  t.equal(a.offloadInfo().features.gso, true, 'GSO stays on: the device can do it')
+  const more = sendAll(a, b, [1000, 1000, 1000])
+  await sleep(50)
+  t.equal(b.read(rx), 3)
+  t.same(received(rx), more)
+  t.equal(a.offloadInfo().counters.gsoSends, 1, 'datagrams that fit go out with GSO again')
 })
