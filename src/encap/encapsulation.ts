@@ -43,5 +43,7 @@ export interface EncapsulationKind {
   readonly headerLength: number
   /** True when peers must have a VTEP MAC. */
   readonly needsPeerMac: boolean
+  /** Outer UDP source ports to spread flows over by a hash of the inner flow (1: always the bound port). */
+  readonly sourcePorts: number
   create(ctx: EncapsulationContext): Encapsulation
 }

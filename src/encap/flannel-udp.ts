@@ -30,5 +30,7 @@ export const flannelUdp: EncapsulationKind = {
   overhead: FLANNEL_UDP_OVERHEAD,
   headerLength: 0,
   needsPeerMac: false,
+  // flannel's proxy sends everything from its socket bound to 8285.
+  sourcePorts: 1,
   create: () => instance,
 }

@@ -86,5 +86,8 @@ export const vxlan: EncapsulationKind = {
   overhead: VXLAN_OVERHEAD,
   headerLength: VXLAN_ENCAP_HEADER,
   needsPeerMac: true,
+  // RFC 7348 section 5: the source port comes from a hash of the inner flow, for underlay ECMP; the kernel
+  // uses its whole ephemeral range, tartan 8 ports (8 sockets), which spreads flows the same way in practice.
+  sourcePorts: 8,
   create: (ctx) => new Vxlan(ctx),
 }

@@ -197,6 +197,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         bufferBytes: options.socketBufferBytes ?? 4 * 1024 * 1024,
         netns: options.netns,
         offload: options.offload,
+        sourcePorts: encapsulation.sourcePorts,
       })
     } catch (err) {
       device.close()

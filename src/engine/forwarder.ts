@@ -15,6 +15,7 @@ import {
   ICMP_CODE_FRAGMENTATION_NEEDED, ICMP_CODE_NET_UNREACHABLE, ICMP_CODE_TTL_EXCEEDED, ICMP_DEST_UNREACHABLE,
   ICMP_ERROR_MAX_LENGTH, ICMP_TIME_EXCEEDED, mayReplyWithIcmpError, writeIcmpError,
 } from '../wire/icmp.js'
+import { flowHash } from '../wire/flow-hash.js'
 import { DropReason } from './drop-reasons.js'
 import {
   C_CONTROL_REPLIES, C_DROPS, C_ICMP_RATE_LIMITED, C_ICMP_SENT, C_RX_BYTES, C_RX_PACKETS, C_TUN_BATCHES, C_TUN_BATCH_PACKETS,
@@ -70,6 +71,8 @@ export class Forwarder {
   /** Set when the socket refused a datagram since the last onDrops call. */
   private txFailed = false
   private running = false
+  /** Source ports the bind spreads sends over (flow hash -> lane), 1 for none. */
+  private readonly spread: number
   private readonly tunReadable: () => void
   private readonly udpReadable: () => void
   private readonly udpWritable: () => void
@@ -87,6 +90,7 @@ export class Forwarder {
     this.dsts = new Uint32Array(n)
     this.hops = new Int32Array(n)
     this.malformed = new Uint8Array(n)
+    this.spread = o.bind.sourcePorts ?? 1
     this.tunReadable = () => this.pumpTun()
     this.udpReadable = () => this.pumpUdp()
     this.udpWritable = () => this.resumeTx()
@@ -178,6 +182,7 @@ export class Forwarder {
     const pPort = peers.port
     const pc = peers.counters
     const enc = this.o.encapsulation
+    const spread = this.spread
     const mtu = this.o.mtu
     const localAddr = this.o.localAddr
     const localMask = this.o.localMask
@@ -220,6 +225,7 @@ export class Forwarder {
       const start = enc.encapsulate(bytes, off, len, peers, peer)
       const wire = len + (off - start)
       out.push(start, wire, pIp[peer]!, pPort[peer]!)
+      if (spread > 1) out.lanes[out.count - 1] = flowHash(bytes, off, len) % spread
       const pcb = peer * PEER_COUNTERS
       pc[pcb + PEER_TX_PACKETS]!++
       pc[pcb + PEER_TX_BYTES]! += len

@@ -36,6 +36,8 @@ export interface DatagramBind {
   /** Local IPv4 address (host byte order) and port the bind receives on. */
   readonly localAddr: number
   readonly localPort: number
+  /** How many source ports send() spreads datagrams over by batch.lanes[i] (1 when it has one socket). */
+  readonly sourcePorts?: number
   /** Receives up to batch.capacity datagrams; payload i at offsets[i]/lengths[i], sender in addrs/ports.
    * Sets and returns batch.count; 0 when nothing is ready; negative -errno. */
   read(batch: PacketBatch): number

@@ -31,6 +31,8 @@ export class PacketBatch {
   readonly ports: Uint16Array
   /** After a send or write: 0 when packet i went out, else the errno that refused it. */
   readonly status: Int32Array
+  /** On send: which of the bind's source ports (lanes) packet i leaves from (see UdpBind sourcePorts). */
+  readonly lanes: Uint8Array
   /** Number of valid entries. */
   count = 0
   /** Opaque handle owned by the native addon (set by the I/O layer on first use). */
@@ -50,6 +52,7 @@ export class PacketBatch {
     this.addrs = new Uint32Array(capacity)
     this.ports = new Uint16Array(capacity)
     this.status = new Int32Array(capacity)
+    this.lanes = new Uint8Array(capacity)
     for (let i = 0; i < capacity; i++) this.offsets[i] = i * slotSize + headroom
   }
 

@@ -31,6 +31,21 @@ export interface UdpBindOptions {
    * (UDP_GRO) where the kernel has them; GSO the device refuses falls back to plain sends for good, a group
    * too big for the path MTU goes out a datagram per message. Default true. */
   offload?: boolean
+  /** Source ports to spread sends over (1..16, default 1): datagram i leaves from lane batch.lanes[i]. Lane 0
+   * is the bound socket; the others are sockets on the same address with ports the kernel picks, so a
+   * flow's outer source port follows a hash of the flow (VXLAN, RFC 7348 section 5) and underlay ECMP can
+   * spread flows. Only the bound socket receives. */
+  sourcePorts?: number
+}
+
+/** Extra source-port sockets receive nothing; a small buffer bounds what strays could queue there. */
+const LANE_RCVBUF_BYTES = 64 * 1024
+/** At most this many source ports (lanes fit a Uint8Array, and a handful already spreads ECMP). */
+export const MAX_SOURCE_PORTS = 16
+
+interface Lane {
+  fd: number
+  state: object | null
 }
 
 const EACCES = 13
@@ -47,16 +62,22 @@ export class UdpBind implements DatagramBind {
   private writableHandler: (() => void) | null = null
   /** Native offload state when GSO or GRO is on, else null (plain sendmmsg/recvmmsg). */
   private readonly state: object | null
+  /** Send sockets by lane; lanes[0] is this socket. */
+  private readonly lanes: Lane[]
 
-  private constructor(addon: NativeAddon, fd: number, localAddr: number, localPort: number, offloadBits: number) {
+  private constructor(addon: NativeAddon, fd: number, localAddr: number, localPort: number, offloadBits: number, extra: Lane[]) {
     this.addon = addon
     this.fd = fd
     this.localAddr = localAddr
     this.localPort = localPort
-    this.state = offloadBits !== 0
-      ? addon.udpOffloadCreate((offloadBits & UDP_OFFLOAD_GSO) !== 0, (offloadBits & UDP_OFFLOAD_GRO) !== 0)
-      : null
+    this.state = offloadState(addon, offloadBits)
+    this.lanes = [{ fd, state: this.state }, ...extra]
     this.poller = new FdPoller(fd, 'TARTAN_ERR_SOCKET', `UDP socket ${fmtEndpoint(localAddr, localPort)}`)
+  }
+
+  /** Number of source ports sends are spread over. */
+  get sourcePorts(): number {
+    return this.lanes.length
   }
 
   /** Opens a UDP socket bound to address:port in `netns`; throws TARTAN_ERR_SOCKET with a hint on failure. */
@@ -64,6 +85,10 @@ export class UdpBind implements DatagramBind {
     const addr = ipv4ToInt(opts.address, 'UDP bind address')
     const { port, netns } = opts
     const bufferBytes = opts.bufferBytes ?? DEFAULT_UDP_BUFFER_BYTES
+    const sourcePorts = opts.sourcePorts ?? 1
+    if (!Number.isInteger(sourcePorts) || sourcePorts < 1 || sourcePorts > MAX_SOURCE_PORTS) {
+      throw new TartanError('TARTAN_ERR_INVALID_ARGUMENT', `sourcePorts must be an integer 1..${MAX_SOURCE_PORTS}, got ${sourcePorts}`)
+    }
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
       throw new TartanError('TARTAN_ERR_INVALID_ARGUMENT', `UDP port must be an integer 0..65535, got ${port}`)
     }
@@ -81,7 +106,19 @@ export class UdpBind implements DatagramBind {
       }
       // Offloads are a speed-up only: a kernel without them (or an fd that refuses) means plain batches.
       const bits = opts.offload === false ? 0 : Math.max(0, addon.udpOffloadEnable(fd, true))
-      return new UdpBind(addon, fd, addr, local, bits)
+      const extra: Lane[] = []
+      for (let i = 1; i < sourcePorts; i++) {
+        const lfd = addon.udpOpen(addr, 0, LANE_RCVBUF_BYTES)
+        if (lfd < 0) {
+          for (const l of extra) addon.close(l.fd)
+          addon.close(fd)
+          throw openError(addr, 0, -lfd)
+        }
+        // GSO only: lane sockets never receive, so they need no GRO.
+        const lbits = opts.offload === false ? 0 : Math.max(0, addon.udpOffloadEnable(lfd, true)) & UDP_OFFLOAD_GSO
+        extra.push({ fd: lfd, state: offloadState(addon, lbits) })
+      }
+      return new UdpBind(addon, fd, addr, local, bits, extra)
     })
   }
 
@@ -102,9 +139,28 @@ export class UdpBind implements DatagramBind {
   /** Sends datagrams [start, batch.count); returns the index of the first not handled (batch.count when all were). */
   send(batch: PacketBatch, start: number): number {
     if (this.fd < 0) return start
-    const handle = batch.nativeHandle ?? register(this.addon, batch)
-    if (this.state === null) return this.addon.udpSend(this.fd, handle as object, start, batch.count)
-    return this.addon.udpSendOffload(this.fd, handle as object, start, batch.count, this.state)
+    const handle = (batch.nativeHandle ?? register(this.addon, batch)) as object
+    const lanes = this.lanes
+    if (lanes.length === 1) return this.sendRun(lanes[0]!, handle, start, batch.count)
+    // One native call per run of consecutive datagrams on the same lane (bulk flows make long runs).
+    const laneOf = batch.lanes
+    const end = batch.count
+    let i = start
+    while (i < end) {
+      const lane = laneOf[i]! < lanes.length ? laneOf[i]! : 0
+      let j = i + 1
+      while (j < end && laneOf[j] === laneOf[i]) j++
+      const next = this.sendRun(lanes[lane]!, handle, i, j)
+      if (next < j) return next
+      i = j
+    }
+    return end
+  }
+
+  /** Sends [start, end) of a registered batch through one lane's socket. */
+  private sendRun(lane: Lane, handle: object, start: number, end: number): number {
+    if (lane.state === null) return this.addon.udpSend(lane.fd, handle, start, end)
+    return this.addon.udpSendOffload(lane.fd, handle, start, end, lane.state)
   }
 
   /** With GRO on: a batch whose buffer has, after its slots, an arena of GRO_ARENA_MESSAGES x 64 KiB that
@@ -153,7 +209,7 @@ export class UdpBind implements DatagramBind {
     if (this.fd < 0) return
     this.writableHandler = null
     this.poller.close()
-    this.addon.close(this.fd)
+    for (const lane of this.lanes) this.addon.close(lane.fd)
     this.fd = -1
   }
 
@@ -164,6 +220,12 @@ export class UdpBind implements DatagramBind {
     this.poller.setWritable(null)
     if (h !== null) h()
   }
+}
+
+/** Native offload state for the enabled bits (GSO, GRO), or null when neither is on. */
+function offloadState(addon: NativeAddon, bits: number): object | null {
+  if (bits === 0) return null
+  return addon.udpOffloadCreate((bits & UDP_OFFLOAD_GSO) !== 0, (bits & UDP_OFFLOAD_GRO) !== 0)
 }
 
 /** Registers a batch with the addon on first use and remembers the handle on the batch. */

@@ -76,6 +76,32 @@ else {
     t.comment(`kernel frame fixture (UDP payload): ${Buffer.from(wire.packets[0]!.frame.subarray(42)).toString('hex')}`)
   })
 
+  t.test('the outer UDP source port follows a hash of the inner flow: flows spread, each keeps one port', async (t) => {
+    const wire = capture(k.hostNs, k.underlayIf, 'udp dst port 8472 and src host 198.18.0.2')
+    // 16 UDP flows (source ports 20000..20015) from the tartan node's pod to the kernel node's pod.
+    const script = `const d=require('dgram');let n=0;for(let i=0;i<16;i++){const s=d.createSocket('udp4');` +
+      `s.bind(20000+i,()=>{let k=0;const f=()=>s.send('flow',9999,'${k.podIp}',()=>{if(++k<3)f();else{s.close();if(++n===16)process.exit(0)}});f()})}`
+    const r = await topo.exec(n.podNs, [process.execPath, '-e', script], { timeoutMs: 10_000 })
+    t.equal(r.code, 0, r.stderr)
+    await new Promise((res) => setTimeout(res, 300))
+    wire.stop()
+    const byFlow = new Map<number, Set<number>>()
+    for (const p of wire.packets) {
+      const f = p.frame
+      const udp = 14 + (f[14]! & 15) * 4
+      const inner = udp + 8 + 22
+      if (f[inner + 9] !== 17) continue
+      const innerSport = f.readUInt16BE(inner + 20)
+      if (innerSport < 20000 || innerSport >= 20016) continue
+      if (!byFlow.has(innerSport)) byFlow.set(innerSport, new Set())
+      byFlow.get(innerSport)!.add(f.readUInt16BE(udp))
+    }
+    t.equal(byFlow.size, 16, 'every flow seen on the wire')
+    t.ok([...byFlow.values()].every((ports) => ports.size === 1), 'each flow leaves from one source port')
+    const distinct = new Set([...byFlow.values()].map((ports) => [...ports][0]))
+    t.ok(distinct.size >= 3, `16 flows used ${distinct.size} source ports`)
+  })
+
   t.test('without a static neighbour entry the kernel ARPs over VXLAN and tartan answers', async (t) => {
     const before = (await engine.counters()).counters.controlReplies
     await topo.ip(k.hostNs, ['neigh', 'del', n.subnetAddress, 'dev', 'flannel.1'])
