@@ -10,6 +10,7 @@ import {
   COALESCE_TCP, COALESCE_UDP, native, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN, TUN_F_USO4, TUN_F_USO6,
   type NativeAddon,
 } from './native.js'
+import { batchHandle } from './batch-handle.js'
 import { withNetns } from './netns.js'
 import type { PacketBatch } from './packet-batch.js'
 import type { BusyPoll } from './busy-poll.js'
@@ -112,10 +113,10 @@ export class TunDevice implements PacketDevice {
       batch.count = 0
       return 0
     }
-    const handle = batch.nativeHandle ?? register(this.addon, batch)
+    const handle = batchHandle(this.addon, batch)
     const n = this.state === null
-      ? this.addon.tunRead(this.fd, handle as object, batch.capacity)
-      : this.addon.tunReadOffload(this.fd, handle as object, batch.capacity, this.state)
+      ? this.addon.tunRead(this.fd, handle, batch.capacity)
+      : this.addon.tunReadOffload(this.fd, handle, batch.capacity, this.state)
     batch.count = n > 0 ? n : 0
     return n
   }
@@ -123,9 +124,9 @@ export class TunDevice implements PacketDevice {
   /** Writes packets [0, batch.count), per-packet errnos in batch.status; returns the number handled. */
   write(batch: PacketBatch): number {
     if (this.fd < 0) return 0
-    const handle = batch.nativeHandle ?? register(this.addon, batch)
-    if (this.state === null) return this.addon.tunWrite(this.fd, handle as object, batch.count)
-    return this.addon.tunWriteOffload(this.fd, handle as object, batch.count, this.state, this.coalesce)
+    const handle = batchHandle(this.addon, batch)
+    if (this.state === null) return this.addon.tunWrite(this.fd, handle, batch.count)
+    return this.addon.tunWriteOffload(this.fd, handle, batch.count, this.state, this.coalesce)
   }
 
   /** Which offloads are on and the native counters (frames read, super-packets split, merged writes...). */
@@ -187,13 +188,6 @@ function disableIpv6(name: string): void {
   } catch {
     // no IPv6 in this kernel or namespace: nothing to disable
   }
-}
-
-/** Registers a batch with the addon on first use and remembers the handle on the batch. */
-function register(addon: NativeAddon, batch: PacketBatch): object {
-  const h = addon.batchRegister(batch.buffer, batch.slotSize, batch.headroom, batch.offsets, batch.lengths, batch.addrs, batch.ports, batch.status)
-  batch.nativeHandle = h
-  return h
 }
 
 function openError(name: string, errno: number): TartanError {

@@ -6,6 +6,7 @@ import { systemError, TartanError } from '../errors.js'
 import { intToIpv4, ipv4ToInt } from '../wire/ipv4-address.js'
 import type { DatagramBind, OffloadInfo } from './device.js'
 import { native, UDP_OFFLOAD_GRO, UDP_OFFLOAD_GSO, type NativeAddon } from './native.js'
+import { batchHandle } from './batch-handle.js'
 import { withNetns } from './netns.js'
 import { DEFAULT_HEADROOM, DEFAULT_SLOT_SIZE, PacketBatch } from './packet-batch.js'
 import type { BusyPoll } from './busy-poll.js'
@@ -128,10 +129,10 @@ export class UdpBind implements DatagramBind {
       batch.count = 0
       return 0
     }
-    const handle = batch.nativeHandle ?? register(this.addon, batch)
+    const handle = batchHandle(this.addon, batch)
     const n = this.state === null
-      ? this.addon.udpRecv(this.fd, handle as object, batch.capacity)
-      : this.addon.udpRecvOffload(this.fd, handle as object, batch.capacity, this.state)
+      ? this.addon.udpRecv(this.fd, handle, batch.capacity)
+      : this.addon.udpRecvOffload(this.fd, handle, batch.capacity, this.state)
     batch.count = n > 0 ? n : 0
     return n
   }
@@ -139,7 +140,7 @@ export class UdpBind implements DatagramBind {
   /** Sends datagrams [start, batch.count); returns the index of the first not handled (batch.count when all were). */
   send(batch: PacketBatch, start: number): number {
     if (this.fd < 0) return start
-    const handle = (batch.nativeHandle ?? register(this.addon, batch)) as object
+    const handle = batchHandle(this.addon, batch)
     const lanes = this.lanes
     if (lanes.length === 1) return this.sendRun(lanes[0]!, handle, start, batch.count)
     // One native call per run of consecutive datagrams on the same lane (bulk flows make long runs).
@@ -226,13 +227,6 @@ export class UdpBind implements DatagramBind {
 function offloadState(addon: NativeAddon, bits: number): object | null {
   if (bits === 0) return null
   return addon.udpOffloadCreate((bits & UDP_OFFLOAD_GSO) !== 0, (bits & UDP_OFFLOAD_GRO) !== 0)
-}
-
-/** Registers a batch with the addon on first use and remembers the handle on the batch. */
-function register(addon: NativeAddon, batch: PacketBatch): object {
-  const h = addon.batchRegister(batch.buffer, batch.slotSize, batch.headroom, batch.offsets, batch.lengths, batch.addrs, batch.ports, batch.status)
-  batch.nativeHandle = h
-  return h
 }
 
 function fmtEndpoint(addr: number, port: number): string {
