@@ -162,8 +162,9 @@ export class TunDevice implements PacketDevice {
 
 /**
  * Opens the TUN fd. With offloads wanted: IFF_VNET_HDR, then TUNSETOFFLOAD with checksum + TSO4/6 + TSO_ECN +
- * USO4/6, then without USO (kernels before 6.2); if the device takes neither (or IFF_VNET_HDR), the fd is
- * closed (a device it created goes with it) and a plain one opened, as wireguard-go falls back.
+ * USO4/6, then without USO (kernels before 6.2), then checksum + TSO4/6 alone (wireguard-go's set); if the
+ * device takes none of them (or IFF_VNET_HDR), the fd is closed (a device it created goes with it) and a
+ * plain one opened, as wireguard-go falls back.
  */
 function openWithOffloads(addon: NativeAddon, name: string, offload: boolean): { fd: number; offloads: TunOffloads } {
   if (offload) {
@@ -171,6 +172,7 @@ function openWithOffloads(addon: NativeAddon, name: string, offload: boolean): {
     if (fd >= 0) {
       if (addon.tunSetOffload(fd, TSO_FLAGS | USO_FLAGS) === 0) return { fd, offloads: { vnetHdr: true, tso: true, uso: true } }
       if (addon.tunSetOffload(fd, TSO_FLAGS) === 0) return { fd, offloads: { vnetHdr: true, tso: true, uso: false } }
+      if (addon.tunSetOffload(fd, TSO_FLAGS & ~TUN_F_TSO_ECN) === 0) return { fd, offloads: { vnetHdr: true, tso: true, uso: false } }
       addon.close(fd)
     }
   }
