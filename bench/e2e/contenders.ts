@@ -147,6 +147,11 @@ export const CONTENDERS: readonly Contender[] = [
 /** The contenders a plain `npm run bench` runs. */
 export const DEFAULT_CONTENDERS: readonly string[] = ['veth', 'kernel-vxlan', 'tartan-udp', 'tartan-vxlan', 'tartan-udp-nooffload']
 
+/** A locally administered VTEP MAC for node i of a benchmark topology. */
+function benchVtepMac(i: number): string {
+  return `02:74:61:00:00:${(i + 1).toString(16).padStart(2, '0')}`
+}
+
 interface Engine {
   child: import('node:child_process').ChildProcess
   lines: AsyncIterator<string>
@@ -173,11 +178,13 @@ async function startEngines(topo: Topology, o: TartanContenderOptions): Promise<
         underlayMtu: topo.underlayMtu,
         encapsulation: o.encapsulation,
         port: o.port,
+        // Fixed VTEP MACs, so each engine knows its peers' without a lease store (ignored by flannel-udp).
+        vtepMac: benchVtepMac(n.index),
         ...(o.offload === false ? { offload: false } : {}),
         ...(o.busyPollUs !== undefined ? { busyPollUs: o.busyPollUs } : {}),
         peers: topo.nodes
           .filter((m) => m.index !== n.index)
-          .map((m) => ({ publicIp: m.underlayIp, subnet: m.subnet, port: o.port })),
+          .map((m) => ({ publicIp: m.underlayIp, subnet: m.subnet, port: o.port, vtepMac: benchVtepMac(m.index) })),
       }
       const child = topo.spawn(n.hostNs, [process.execPath, '--import', 'tsx', ENGINE_SCRIPT, JSON.stringify(config)], {
         cwd: ROOT,
