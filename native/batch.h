@@ -45,4 +45,21 @@ struct Batch {
 // the memory was detached or shrank below the registered geometry (the handle is then unusable).
 Batch* BatchArg(const Napi::CallbackInfo& info, size_t i, const char* fn, int* err);
 
+// Points a send msghdr at destination addr:port (host byte order), written into *sa, and at iovlen iovecs;
+// no control data (callers that need a cmsg set it afterwards).
+inline void PrepareSendMsg(struct msghdr* h, struct sockaddr_in* sa, uint32_t addr, uint16_t port,
+                           struct iovec* iov, size_t iovlen) {
+  *sa = sockaddr_in{};
+  sa->sin_family = AF_INET;
+  sa->sin_port = htons(port);
+  sa->sin_addr.s_addr = htonl(addr);
+  h->msg_name = sa;
+  h->msg_namelen = sizeof *sa;
+  h->msg_iov = iov;
+  h->msg_iovlen = iovlen;
+  h->msg_control = nullptr;
+  h->msg_controllen = 0;
+  h->msg_flags = 0;
+}
+
 }  // namespace tartan

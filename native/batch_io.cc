@@ -91,19 +91,7 @@ uint32_t UdpSendPlain(int fd, Batch* b, uint32_t start, uint32_t end) {
       struct iovec* iov = &b->iovs[j];
       iov->iov_base = b->slab + b->offsets[j];
       iov->iov_len = b->lengths[j];
-      struct sockaddr_in* sa = &b->names[j];
-      std::memset(sa, 0, sizeof *sa);
-      sa->sin_family = AF_INET;
-      sa->sin_port = htons(b->ports[j]);
-      sa->sin_addr.s_addr = htonl(b->addrs[j]);
-      struct msghdr* h = &b->msgs[j].msg_hdr;
-      h->msg_name = sa;
-      h->msg_namelen = sizeof *sa;
-      h->msg_iov = iov;
-      h->msg_iovlen = 1;
-      h->msg_control = nullptr;
-      h->msg_controllen = 0;
-      h->msg_flags = 0;
+      PrepareSendMsg(&b->msgs[j].msg_hdr, &b->names[j], b->addrs[j], b->ports[j], iov, 1);
       j++;
     }
     while (i < j) {

@@ -73,17 +73,8 @@ uint32_t BuildGroups(Batch* b, UdpOffload* st, uint32_t i, uint32_t end, uint32_
       b->iovs[q].iov_base = b->slab + b->offsets[q];
       b->iovs[q].iov_len = b->lengths[q];
     }
-    struct sockaddr_in* sa = &st->send_names[g];
-    std::memset(sa, 0, sizeof *sa);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons(b->ports[first]);
-    sa->sin_addr.s_addr = htonl(b->addrs[first]);
     struct msghdr* h = &st->send_msgs[g].msg_hdr;
-    h->msg_name = sa;
-    h->msg_namelen = sizeof *sa;
-    h->msg_iov = &b->iovs[first];
-    h->msg_iovlen = k - first;
-    h->msg_flags = 0;
+    PrepareSendMsg(h, &st->send_names[g], b->addrs[first], b->ports[first], &b->iovs[first], k - first);
     if (k - first > 1) {
       uint8_t* buf = st->send_cmsg.get() + static_cast<size_t>(g) * kSegCmsgSpace;
       std::memset(buf, 0, kSegCmsgSpace);
@@ -95,9 +86,6 @@ uint32_t BuildGroups(Batch* b, UdpOffload* st, uint32_t i, uint32_t end, uint32_
       c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
       const uint16_t seg = static_cast<uint16_t>(size);
       std::memcpy(CMSG_DATA(c), &seg, sizeof seg);
-    } else {
-      h->msg_control = nullptr;
-      h->msg_controllen = 0;
     }
     st->group_first[g] = first;
     st->group_end[g] = k;
