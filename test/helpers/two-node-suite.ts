@@ -3,6 +3,7 @@
  * on an underlay bridge (198.18.0.1, 198.18.0.2), each with a pod behind cni0 (10.244.1.2, 10.244.2.2), and a
  * tartan engine per host configured through the API.
  */
+import { createRequire } from 'node:module'
 import type { Test } from 'tap'
 import { Topology, canCreateTopology, listLeftovers } from '../../src/topology/index.js'
 import { nativeAvailable } from '../../src/io/native.js'
@@ -13,7 +14,19 @@ import { ipv4, refChecksum, udpPacket } from './packets.js'
 
 /** Why end-to-end tests cannot run here (null when they can). */
 export function e2eUnavailable(): string | null {
-  return canCreateTopology() ?? (nativeAvailable() ? null : 'the native addon is not built (npm install)')
+  return canCreateTopology() ?? (nativeAvailable() ? null : 'the native addon is not built (npm install)') ?? captureUnavailable()
+}
+
+/** The `cap` capture module is an optional dependency (it needs libpcap-dev to build): without it outside CI
+ * the end-to-end tests skip and say how to get it; in CI (CI=true) they run and fail loudly instead. */
+function captureUnavailable(): string | null {
+  if (process.env.CI === 'true') return null
+  try {
+    createRequire(import.meta.url)('cap')
+    return null
+  } catch {
+    return 'needs the cap module: apt-get install libpcap-dev, then npm rebuild cap'
+  }
 }
 
 export interface SuiteOptions {
