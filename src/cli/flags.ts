@@ -61,6 +61,8 @@ export const RUN_FLAGS: readonly FlagSpec[] = [
   { name: 'backend', type: 'string', value: 'udp|vxlan',
     help: 'the backend this node runs; with a CIDR --network it picks the Backend.Type (default vxlan), else it must match the stored config' },
   { name: 'tun-name', type: 'string', value: 'NAME', default: 'tartan0', help: 'name of the TUN device this node creates' },
+  { name: 'offload', type: 'bool', default: true,
+    help: 'use TUN offloads (TSO/USO) and UDP GSO/GRO when the kernel has them, probed at start with a fallback; --offload=false turns them off' },
   { name: 'metrics-port', type: 'int', value: 'PORT', default: 8286, min: 0, max: 65535,
     help: 'the port for /metrics (Prometheus), /status, /healthz and /readyz, on --healthz-ip (0 to disable)' },
   { name: 'log-level', type: 'string', value: 'LEVEL', default: 'info', help: 'debug, info, warn or error' },

@@ -22,6 +22,8 @@ export interface RunOptions {
   subnetFile: string
   renewMarginMs: number
   ipMasq: boolean
+  /** TUN offloads and UDP GSO/GRO (probed, with a fallback); false turns them off. */
+  offload: boolean
   tunName: string
   healthzIp: string
   healthzPort: number
@@ -129,6 +131,7 @@ export function runOptions(f: ParsedFlags): RunOptions {
     subnetFile,
     renewMarginMs: (f.values['subnet-lease-renew-margin'] as number) * 60_000,
     ipMasq: f.values['ip-masq'] === true,
+    offload: f.values.offload !== false,
     tunName,
     healthzIp,
     healthzPort,

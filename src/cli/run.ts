@@ -63,6 +63,7 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv): Prom
     tunName: o.tunName,
     subnetFile: o.subnetFile,
     ipMasq: o.ipMasq,
+    offload: o.offload,
     renewMarginMs: o.renewMarginMs,
     log: { debug: (m) => log.debug(m), warn: (m) => log.warn(m) },
   })

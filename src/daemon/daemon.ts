@@ -64,6 +64,8 @@ export interface DaemonOptions {
   subnetFile?: string | null
   /** Install nftables masquerade for overlay traffic leaving the overlay (flanneld --ip-masq). */
   ipMasq?: boolean
+  /** TUN offloads and UDP GSO/GRO, probed with a fallback (default true; see Engine option `offload`). */
+  offload?: boolean
   /** Renew the lease this long before it expires (flanneld --subnet-lease-renew-margin); default 60 min. */
   renewMarginMs?: number
   /** Lease lifetime; default 24 h (flannel's). */
@@ -298,6 +300,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       vni: b.type === 'vxlan' ? b.vni : undefined,
       vtepMac,
       netns: o.netns,
+      offload: o.offload,
     })
     this.engineHandle = engine
     this.undo.push(async () => {

@@ -110,3 +110,10 @@ t.test('help lists every flag with its environment variables, and docs/cli.md do
     }
   }
 })
+
+t.test('run options: offloads are on unless --offload=false (or TARTAN_OFFLOAD=false)', async (t) => {
+  t.equal(runOptions(parse([])).offload, true)
+  t.equal(runOptions(parse(['--offload=false'])).offload, false)
+  t.equal(runOptions(parse([], { TARTAN_OFFLOAD: 'false' })).offload, false)
+  t.throws(() => runOptions(parse(['--offload=maybe'])), /not a boolean/)
+})
