@@ -252,14 +252,11 @@ t.test('several processes share one SQLite file safely', async (t) => {
   await admin.putNetworkConfig('{"Network":"10.244.0.0/16"}')
   const { spawn } = await import('node:child_process')
   const script = new URL('./fixtures/acquire-many.ts', import.meta.url).pathname
-  // The children load the sources through tsx, transpiled differently from tap's loader: keep their V8
-  // coverage out of the report, where it would be merged against the wrong line maps.
-  const env = { ...process.env }
-  delete env.NODE_V8_COVERAGE
+  // (Their V8 coverage stays out of the report: see test/helpers/no-child-coverage.mjs.)
   const runs = [0, 1, 2, 3].map(
     (i) =>
       new Promise<string>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', script, path, String(i)], { stdio: ['ignore', 'pipe', 'inherit'], env })
+        const child = spawn(process.execPath, ['--import', 'tsx', script, path, String(i)], { stdio: ['ignore', 'pipe', 'inherit'] })
         let out = ''
         child.stdout.on('data', (b) => (out += b))
         child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`child ${i} exited ${code}`))))
