@@ -29,6 +29,20 @@ inline void SetEntry(Batch* b, uint32_t i, const uint8_t* at, uint32_t len) {
   b->status[i] = 0;
 }
 
+// Finishes a frame without GSO that already sits whole in slot i: completes its checksum when the header
+// asks (NEEDS_CSUM) and records it. Returns 1, or 0 (counted as a bad frame) when it cannot be completed.
+uint32_t AcceptPlainFrame(TunOffload* st, Batch* b, uint32_t i, const VnetHdr& h, uint8_t* at, size_t n) {
+  if ((h.flags & kVnetFlagNeedsCsum) != 0) {
+    if (!CompleteChecksum(h, at, n)) {
+      st->stats[kTunBadFrames]++;
+      return 0;
+    }
+    st->stats[kTunCsumCompleted]++;
+  }
+  SetEntry(b, i, at, static_cast<uint32_t>(n));
+  return 1;
+}
+
 int WritevSink(void* ctx, const struct iovec* iov, int iovcnt) {
   const int fd = *static_cast<int*>(ctx);
   for (;;) {
@@ -63,15 +77,7 @@ uint32_t TunIngest(TunOffload* st, Batch* b, uint32_t i, uint32_t limit, size_t 
       st->stats[kTunBadFrames]++;
       return 0;
     }
-    if ((h.flags & kVnetFlagNeedsCsum) != 0) {
-      if (!CompleteChecksum(h, at, n)) {
-        st->stats[kTunBadFrames]++;
-        return 0;
-      }
-      st->stats[kTunCsumCompleted]++;
-    }
-    SetEntry(b, i, at, static_cast<uint32_t>(n));
-    return 1;
+    return AcceptPlainFrame(st, b, i, h, at, n);
   }
   const size_t head = n < room ? n : room;
   if (PrepareSuperPacket(h, at, head, n, room, &st->sp) != kSplitOk) {
@@ -150,15 +156,7 @@ uint32_t TunIngestScattered(TunOffload* st, Batch* b, uint32_t i, uint32_t limit
       return 0;
     }
     if (n > first) CopyFromRead(st, first, n - first, at + first);
-    if ((h.flags & kVnetFlagNeedsCsum) != 0) {
-      if (!CompleteChecksum(h, at, n)) {
-        st->stats[kTunBadFrames]++;
-        return 0;
-      }
-      st->stats[kTunCsumCompleted]++;
-    }
-    SetEntry(b, i, at, static_cast<uint32_t>(n));
-    return 1;
+    return AcceptPlainFrame(st, b, i, h, at, n);
   }
   SuperPacket& sp = st->sp;
   if (PrepareSuperPacket(h, at, n < first ? n : first, n, room, &sp) == kSplitOk && sp.hdr_len == gh && sp.gso_size == gg) {

@@ -152,6 +152,19 @@ uint32_t UdpSendGso(int fd, Batch* b, UdpOffload* st, uint32_t start, uint32_t e
   return end;
 }
 
+// Points receive message j at iovlen iovecs, its source-address slot and its cmsg buffer (for UDP_GRO).
+void PrepareRecvMsg(UdpOffload* st, uint32_t j, struct iovec* iov, size_t iovlen) {
+  struct msghdr* h = &st->recv_msgs[j].msg_hdr;
+  h->msg_name = &st->recv_names[j];
+  h->msg_namelen = sizeof(struct sockaddr_in);
+  h->msg_iov = iov;
+  h->msg_iovlen = iovlen;
+  h->msg_control = st->recv_cmsg[j];
+  h->msg_controllen = sizeof st->recv_cmsg[j];
+  h->msg_flags = 0;
+  st->recv_msgs[j].msg_len = 0;
+}
+
 // The gso_size of a received message (its UDP_GRO cmsg), 0 when it holds one datagram.
 uint32_t GroSize(struct msghdr* h) {
   for (struct cmsghdr* c = CMSG_FIRSTHDR(h); c != nullptr; c = CMSG_NXTHDR(h, c)) {
@@ -275,15 +288,7 @@ int UdpRecvGroArena(int fd, Batch* b, UdpOffload* st, uint32_t limit, uint8_t* a
   if (m > limit) m = limit;
   for (uint32_t j = 0; j < m; j++) {
     st->recv_iov[j] = {arena + j * kArenaRegion, kArenaRegion};
-    struct msghdr* h = &st->recv_msgs[j].msg_hdr;
-    h->msg_name = &st->recv_names[j];
-    h->msg_namelen = sizeof(struct sockaddr_in);
-    h->msg_iov = &st->recv_iov[j];
-    h->msg_iovlen = 1;
-    h->msg_control = st->recv_cmsg[j];
-    h->msg_controllen = sizeof st->recv_cmsg[j];
-    h->msg_flags = 0;
-    st->recv_msgs[j].msg_len = 0;
+    PrepareRecvMsg(st, j, &st->recv_iov[j], 1);
   }
   int n;
   do {
@@ -344,15 +349,7 @@ int UdpRecvGro(int fd, Batch* b, UdpOffload* st, uint32_t limit) {
   for (uint32_t j = 0; j < m; j++) {
     st->recv_iov[2 * j] = {SlotAt(b, i + j), room};
     st->recv_iov[2 * j + 1] = {st->regions.get() + j * st->region, 65536};
-    struct msghdr* h = &st->recv_msgs[j].msg_hdr;
-    h->msg_name = &st->recv_names[j];
-    h->msg_namelen = sizeof(struct sockaddr_in);
-    h->msg_iov = &st->recv_iov[2 * j];
-    h->msg_iovlen = 2;
-    h->msg_control = st->recv_cmsg[j];
-    h->msg_controllen = sizeof st->recv_cmsg[j];
-    h->msg_flags = 0;
-    st->recv_msgs[j].msg_len = 0;
+    PrepareRecvMsg(st, j, &st->recv_iov[2 * j], 2);
   }
   int n;
   do {
