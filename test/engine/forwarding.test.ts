@@ -91,3 +91,19 @@ t.test('removing a peer removes its route: its traffic now gets ICMP net unreach
   t.equal(b.device.written.length, 0)
   t.equal(a.engine.removePeer('10.244.2.0/24'), false, 'removing again reports absence')
 })
+
+t.test('a flood in one direction does not starve the other: each wakeup handles at most `budget` batches', async (t) => {
+  const { a, stop } = memoryPair({ batchSize: 8, budget: 1, startB: false })
+  t.teardown(stop)
+  const out = udpPacket('10.244.1.2', '10.244.2.3', 1, 2, new Uint8Array(10))
+  const back = udpPacket('10.244.2.3', '10.244.1.2', 2, 1, new Uint8Array(10))
+  for (let i = 0; i < 800; i++) {
+    a.device.inject(out)
+    a.bind.deliver(back, 0, back.length, ip('198.18.0.2'), 8285)
+  }
+  await settle(3)
+  const c = a.engine.counters()
+  t.ok(c.txPackets > 0 && c.txPackets <= 3 * 8, `pods -> peers after 3 turns: ${c.txPackets}`)
+  t.ok(c.rxPackets > 0 && c.rxPackets <= 3 * 8, `peers -> pods after 3 turns: ${c.rxPackets}`)
+  await until(() => a.engine.counters().txPackets === 800 && a.engine.counters().rxPackets === 800, 5000, 'both floods')
+})
