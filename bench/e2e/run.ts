@@ -7,7 +7,7 @@
  *   --rounds N        rounds, contenders interleaved (default 5)
  *   --duration S      seconds per measurement (default 3; 4 measurements per contender per round)
  *   --quick           one round of 2 s measurements (a --duration given too wins)
- *   --contenders L    comma-separated names (default veth,kernel-vxlan,tartan-udp,tartan-vxlan,tartan-udp-nooffload; also: tartan-udp-busypoll)
+ *   --contenders L    comma-separated names (default veth,kernel-vxlan,tartan-udp,tartan-vxlan,tartan-udp-nooffload; also: tartan-udp-nobusypoll)
  *   --out DIR         where results go (default bench/results): <date>.json, <date>.md, latest.svg
  *   --no-write        print only
  *   --json            print the result JSON on stdout instead of the table (progress goes to stderr)

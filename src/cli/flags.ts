@@ -63,6 +63,8 @@ export const RUN_FLAGS: readonly FlagSpec[] = [
   { name: 'tun-name', type: 'string', value: 'NAME', default: 'tartan0', help: 'name of the TUN device this node creates' },
   { name: 'offload', type: 'bool', default: true,
     help: 'use TUN offloads (TSO/USO) and UDP GSO/GRO when the kernel has them, probed at start with a fallback; --offload=false turns them off' },
+  { name: 'busy-poll-us', type: 'int', value: 'MICROSECONDS', default: 50, min: 0, max: 1000,
+    help: 'after traffic, keep polling for this long before sleeping, only while no other task wants the core (lower latency); 0 turns it off' },
   { name: 'metrics-port', type: 'int', value: 'PORT', default: 8286, min: 0, max: 65535,
     help: 'the port for /metrics (Prometheus), /status, /healthz and /readyz, on --healthz-ip (0 to disable)' },
   { name: 'log-level', type: 'string', value: 'LEVEL', default: 'info', help: 'debug, info, warn or error' },

@@ -24,6 +24,8 @@ export interface RunOptions {
   ipMasq: boolean
   /** TUN offloads and UDP GSO/GRO (probed, with a fallback); false turns them off. */
   offload: boolean
+  /** Busy polling after traffic, in microseconds (Engine option `busyPollUs`); 0 turns it off. */
+  busyPollUs: number
   tunName: string
   healthzIp: string
   healthzPort: number
@@ -132,6 +134,7 @@ export function runOptions(f: ParsedFlags): RunOptions {
     renewMarginMs: (f.values['subnet-lease-renew-margin'] as number) * 60_000,
     ipMasq: f.values['ip-masq'] === true,
     offload: f.values.offload !== false,
+    busyPollUs: f.values['busy-poll-us'] as number,
     tunName,
     healthzIp,
     healthzPort,

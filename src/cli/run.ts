@@ -64,6 +64,7 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv): Prom
     subnetFile: o.subnetFile,
     ipMasq: o.ipMasq,
     offload: o.offload,
+    busyPollUs: o.busyPollUs,
     renewMarginMs: o.renewMarginMs,
     log: { debug: (m) => log.debug(m), warn: (m) => log.warn(m) },
   })

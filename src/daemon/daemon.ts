@@ -66,6 +66,8 @@ export interface DaemonOptions {
   ipMasq?: boolean
   /** TUN offloads and UDP GSO/GRO, probed with a fallback (default true; see Engine option `offload`). */
   offload?: boolean
+  /** Busy polling after traffic, in microseconds (see Engine option `busyPollUs`; default the engine's). */
+  busyPollUs?: number
   /** Renew the lease this long before it expires (flanneld --subnet-lease-renew-margin); default 60 min. */
   renewMarginMs?: number
   /** Lease lifetime; default 24 h (flannel's). */
@@ -301,6 +303,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       vtepMac,
       netns: o.netns,
       offload: o.offload,
+      busyPollUs: o.busyPollUs,
     })
     this.engineHandle = engine
     this.undo.push(async () => {

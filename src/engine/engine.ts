@@ -23,7 +23,7 @@ import {
 } from './peer-table.js'
 import { snapshotCounters, type EngineCounters } from './counters.js'
 import { DROP_REASON_COUNT, DROP_REASON_NAMES } from './drop-reasons.js'
-import { C_DROPS } from './counters.js'
+import { C_DROPS, C_RX_BYTES, C_TX_BYTES } from './counters.js'
 
 /** A peer as agents and the lease layer describe it. */
 export interface PeerSpec {
@@ -71,7 +71,8 @@ export interface EngineOptions extends EngineCoreOptions {
   socketBufferBytes?: number
   /** After handling traffic, keep polling the TUN and UDP fds for this many microseconds before sleeping in
    * epoll (yielding the CPU between polls; at most 2 ms in a row), which saves a process wakeup per hop of
-   * latency at the cost of CPU while traffic flows. 0 turns it off. Default 0. */
+   * latency. It only spins on a core no other task wants (see io/busy-poll.ts), so bulk traffic with the
+   * applications on the same cores loses nothing. 0 turns it off. Default DEFAULT_BUSY_POLL_US (50). */
   busyPollUs?: number
   /** TUN offloads (IFF_VNET_HDR, TSO/USO) and UDP GSO/GRO, probed at start with a fallback to plain frames and
    * datagrams; false turns them off. Default true. */
@@ -98,6 +99,10 @@ const UNREACHABLE_EVENT_INTERVAL_MS = 1000
 
 /** Default batch with offloads: a 64 KiB super-packet is ~45 segments at MTU 1500, so 256 hold five. */
 export const OFFLOAD_BATCH_SIZE = 256
+/** Default busyPollUs: a little more than one tartan hop's round trip (a request out through both engines and
+ * its answer back, ~30-45 us one way on the benchmark machines), so a request/response flow's answer is
+ * caught by the spin. Measured in bench/RESULTS.md (issue 8). */
+export const DEFAULT_BUSY_POLL_US = 50
 
 export interface EngineEvents {
   /** Drops happened during a wakeup; `drops` is the running total per reason (sampled at most every 100 ms). */
@@ -205,13 +210,14 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
     try {
       const engine = new Engine(device, bind, options)
-      const us = options.busyPollUs ?? 0
+      const us = options.busyPollUs ?? DEFAULT_BUSY_POLL_US
       if (!Number.isInteger(us) || us < 0 || us > 1_000_000) {
         throw new TartanError('TARTAN_ERR_INVALID_ARGUMENT', `busyPollUs ${us} is out of range (0..1000000)`)
       }
       if (us > 0) {
         const { BusyPoll } = await import('../io/busy-poll.js')
-        const group = new BusyPoll(us)
+        const c = engine.forwarder.counters
+        const group = new BusyPoll(us, { work: () => c[C_TX_BYTES]! + c[C_RX_BYTES]! })
         device.joinBusyPoll?.(group)
         bind.joinBusyPoll?.(group)
       }

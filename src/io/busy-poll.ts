@@ -4,9 +4,34 @@
  * microseconds and runs the readable handler of whichever fd becomes ready, so the next packet is caught
  * without the engine going back to sleep in epoll: each sleeping hop costs a process wakeup, several
  * microseconds of one-way latency. It returns to the event loop after `maxSpinUs` in all, so timers,
- * stdin and signals are never starved. idleUs 0 turns it off.
+ * stdin and signals are never starved. Spinning is for light, request/response traffic, and never takes CPU
+ * from work that needs it:
+ * - with a `work` meter, a wakeup (or a readable fd during the spin) that moved more than `heavyBytes` is bulk
+ *   traffic, which keeps the engine awake by itself: the group stops and stays off for `backoffMs`;
+ * - when more than `contendedGapUs` pass between two polls, another task ran on the core in the yield, so the
+ *   group stops and stays off for `backoffMs` too.
+ * idleUs 0 turns it off.
  */
 import { native, type NativeAddon } from './native.js'
+
+/** spinPoll's answer when another task ran on the core between two polls. */
+const EBUSY = 16
+
+export interface BusyPollOptions {
+  /** Longest spin before returning to the event loop, so timers, stdin and signals run (default 2000 us). */
+  maxSpinUs?: number
+  /** A gap between two polls longer than this means the core is contended (default 200 us: a poll and a
+   * sched_yield take a few microseconds on a free core, a request handled by an application woken on the same
+   * core tens, and a bulk sender's time slice milliseconds). 0 never stops for contention. */
+  contendedGapUs?: number
+  /** How long the group stays off after bulk traffic or a contended spin (default 20 ms). */
+  backoffMs?: number
+  /** Bytes the members have moved so far (a counter that only grows); without it every wakeup may spin. */
+  work?: () => number
+  /** More bytes than this in one wakeup or one spin is bulk traffic (default 16384: a few MTU-sized packets
+   * pass, one 64 KiB TSO super-packet or a GRO batch does not). */
+  heavyBytes?: number
+}
 
 /** One member: an fd and the handler to run when it is readable (null while its owner paused reads). */
 export interface BusyPollMember {
@@ -17,15 +42,28 @@ export interface BusyPollMember {
 export class BusyPoll {
   readonly idleUs: number
   readonly maxSpinUs: number
+  readonly contendedGapUs: number
+  readonly backoffMs: number
+  readonly heavyBytes: number
+  private readonly work: (() => number) | null
+  private lastWork = 0
   private readonly addon: NativeAddon
   private readonly members: BusyPollMember[] = []
   private readonly fds = new Int32Array(8)
+  /** fdViews[n]: the first n fds, made once so a spin allocates nothing. */
+  private readonly fdViews = Array.from({ length: 9 }, (_, n) => this.fds.subarray(0, n))
   private readonly handlers: ((() => void) | null)[] = []
   private spinning = false
+  private quietUntil = 0
+  private contendedCount = 0
 
-  constructor(idleUs: number, maxSpinUs = 2000) {
+  constructor(idleUs: number, o: BusyPollOptions = {}) {
     this.idleUs = idleUs
-    this.maxSpinUs = maxSpinUs
+    this.maxSpinUs = o.maxSpinUs ?? 2000
+    this.contendedGapUs = o.contendedGapUs ?? 200
+    this.backoffMs = o.backoffMs ?? 20
+    this.heavyBytes = o.heavyBytes ?? 16384
+    this.work = o.work ?? null
     this.addon = native()
   }
 
@@ -41,11 +79,19 @@ export class BusyPoll {
     if (i >= 0) this.members.splice(i, 1)
   }
 
+  /** How many spins stopped because the core was contended (each one starts a back-off). */
+  get contended(): number {
+    return this.contendedCount
+  }
+
   /** Called by a member's poller after a wakeup's handlers ran: spins while traffic keeps coming. */
   afterWakeup(): void {
     if (this.spinning || this.idleUs <= 0) return
+    if (this.work !== null && this.sawBulk()) return
+    const now = performance.now()
+    if (now < this.quietUntil) return
     this.spinning = true
-    const until = performance.now() + this.maxSpinUs / 1000
+    const until = now + this.maxSpinUs / 1000
     try {
       while (performance.now() < until) {
         let n = 0
@@ -57,12 +103,28 @@ export class BusyPoll {
           n++
         }
         if (n === 0) break
-        const bits = this.addon.spinPoll(this.fds.subarray(0, n), this.idleUs)
+        const bits = this.addon.spinPoll(this.fdViews[n]!, this.idleUs, this.contendedGapUs)
+        if (bits === -EBUSY) {
+          this.contendedCount++
+          this.quietUntil = performance.now() + this.backoffMs
+          break
+        }
         if (bits <= 0) break
         for (let i = 0; i < n; i++) if ((bits & (1 << i)) !== 0) this.handlers[i]!()
+        if (this.work !== null && this.sawBulk()) break
       }
     } finally {
       this.spinning = false
     }
+  }
+
+  /** True (and the group goes quiet for backoffMs) when the members moved more than heavyBytes since the last
+   * look. */
+  private sawBulk(): boolean {
+    const moved = this.work!()
+    const heavy = moved - this.lastWork > this.heavyBytes
+    this.lastWork = moved
+    if (heavy) this.quietUntil = performance.now() + this.backoffMs
+    return heavy
   }
 }

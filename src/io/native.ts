@@ -109,8 +109,9 @@ export interface NativeAddon {
    * [u32 LE length][virtio header + packet]. Number of writes, or -ENOSPC when out is too small. */
   offloadCoalesce(state: object, batch: object, count: number, coalesce: number, out: Uint8Array): number
   /** Polls fds (at most 8) for readability without blocking, yielding the CPU between polls, until one is
-   * ready or budgetUs passes: bitmask of ready fds (bit i = fds[i]), 0 after the budget, or -errno. */
-  spinPoll(fds: Int32Array, budgetUs: number): number
+   * ready or budgetUs passes: bitmask of ready fds (bit i = fds[i]), 0 after the budget, -EBUSY when more than
+   * contendedGapUs passed between two polls (another task ran on the core; 0: never), or -errno. */
+  spinPoll(fds: Int32Array, budgetUs: number, contendedGapUs: number): number
   /** Starts watching fd with libuv (uv_poll) for the interest bits; cb(events) runs once per wakeup. Returns
    * the poll handle, or -errno when fd cannot be watched (-EBADF; -EEXIST when another poll watches it). Keep
    * the handle: one that is garbage-collected without pollClose closes its poll. */

@@ -117,3 +117,11 @@ t.test('run options: offloads are on unless --offload=false (or TARTAN_OFFLOAD=f
   t.equal(runOptions(parse([], { TARTAN_OFFLOAD: 'false' })).offload, false)
   t.throws(() => runOptions(parse(['--offload=maybe'])), /not a boolean/)
 })
+
+t.test('run options: busy polling is 50 us unless --busy-poll-us (or TARTAN_BUSY_POLL_US) says otherwise', async (t) => {
+  t.equal(runOptions(parse([])).busyPollUs, 50)
+  t.equal(runOptions(parse(['--busy-poll-us', '0'])).busyPollUs, 0)
+  t.equal(runOptions(parse([], { TARTAN_BUSY_POLL_US: '200' })).busyPollUs, 200)
+  t.throws(() => runOptions(parse(['--busy-poll-us', '5000'])), /busy-poll-us/)
+  t.throws(() => runOptions(parse(['--busy-poll-us', 'soon'])), /busy-poll-us/)
+})
