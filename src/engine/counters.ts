@@ -4,6 +4,7 @@
  */
 import { DROP_REASON_COUNT, DROP_REASON_NAMES } from './drop-reasons.js'
 import type { OffloadInfo } from '../io/device.js'
+import type { BusyPollStats } from '../io/busy-poll.js'
 
 export const C_TX_PACKETS = 0
 export const C_TX_BYTES = 1
@@ -56,6 +57,8 @@ export interface EngineCounters {
   udpBatches: BatchHistogram
   /** Offloads in use by the TUN device and the UDP bind, with their counters (absent for in-memory I/O). */
   offload?: { tun?: OffloadInfo; udp?: OffloadInfo }
+  /** Busy polling (Engine option busyPollUs), when on. */
+  busyPoll?: BusyPollStats
 }
 
 /** A readable snapshot of the counter array. */

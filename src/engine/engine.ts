@@ -16,6 +16,7 @@ import { RouteTable, type RouteChange } from '../route/route-table.js'
 import {
   type Ipv4Prefix, formatCidr, intToIpv4, ipv4ToInt, parseCidr, prefixContains, prefixMask,
 } from '../wire/ipv4-address.js'
+import type { BusyPoll } from '../io/busy-poll.js'
 import { Forwarder } from './forwarder.js'
 import { IcmpRateLimiter } from './icmp-rate-limiter.js'
 import {
@@ -127,6 +128,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly peerTable = new PeerTable()
   private readonly routes = new RouteTable()
   private readonly forwarder: Forwarder
+  private busyPoll: BusyPoll | null = null
   private state: 'idle' | 'running' | 'stopped' = 'idle'
   private lastDropEmit = -Infinity
   private lastUnreachableCheck = -Infinity
@@ -220,6 +222,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         const group = new BusyPoll(us, { work: () => c[C_TX_BYTES]! + c[C_RX_BYTES]! })
         device.joinBusyPoll?.(group)
         bind.joinBusyPoll?.(group)
+        engine.busyPoll = group
       }
       return engine
     } catch (err) {
@@ -316,6 +319,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const tun = this.device.offloadInfo?.()
     const udp = this.bind.offloadInfo?.()
     if (tun !== undefined || udp !== undefined) c.offload = { tun, udp }
+    if (this.busyPoll !== null) c.busyPoll = this.busyPoll.stats()
     return c
   }
 

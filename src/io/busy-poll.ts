@@ -17,6 +17,18 @@ import { native, type NativeAddon } from './native.js'
 /** spinPoll's answer when another task ran on the core between two polls. */
 const EBUSY = 16
 
+/** What a busy-poll group did so far (see BusyPoll.stats). */
+export interface BusyPollStats {
+  /** Spins started. */
+  spins: number
+  /** Milliseconds spent in them, handling included. */
+  spinMs: number
+  /** Back-offs because the members moved bulk traffic. */
+  bulk: number
+  /** Back-offs because another task ran on the core. */
+  contended: number
+}
+
 export interface BusyPollOptions {
   /** Longest spin before returning to the event loop, so timers, stdin and signals run (default 2000 us). */
   maxSpinUs?: number
@@ -56,6 +68,9 @@ export class BusyPoll {
   private spinning = false
   private quietUntil = 0
   private contendedCount = 0
+  private spinCount = 0
+  private spinMs = 0
+  private bulkCount = 0
 
   constructor(idleUs: number, o: BusyPollOptions = {}) {
     this.idleUs = idleUs
@@ -84,6 +99,12 @@ export class BusyPoll {
     return this.contendedCount
   }
 
+  /** What the group did so far: spins started, milliseconds spent in them, back-offs for bulk traffic and
+   * for a contended core. */
+  stats(): BusyPollStats {
+    return { spins: this.spinCount, spinMs: this.spinMs, bulk: this.bulkCount, contended: this.contendedCount }
+  }
+
   /** Called by a member's poller after a wakeup's handlers ran: spins while traffic keeps coming. */
   afterWakeup(): void {
     if (this.spinning || this.idleUs <= 0) return
@@ -91,6 +112,7 @@ export class BusyPoll {
     const now = performance.now()
     if (now < this.quietUntil) return
     this.spinning = true
+    this.spinCount++
     const until = now + this.maxSpinUs / 1000
     try {
       while (performance.now() < until) {
@@ -115,6 +137,7 @@ export class BusyPoll {
       }
     } finally {
       this.spinning = false
+      this.spinMs += performance.now() - now
     }
   }
 
@@ -124,7 +147,10 @@ export class BusyPoll {
     const moved = this.work!()
     const heavy = moved - this.lastWork > this.heavyBytes
     this.lastWork = moved
-    if (heavy) this.quietUntil = performance.now() + this.backoffMs
+    if (heavy) {
+      this.bulkCount++
+      this.quietUntil = performance.now() + this.backoffMs
+    }
     return heavy
   }
 }

@@ -21,6 +21,11 @@ else {
     }
   })
 
+  t.test('busy polling shows in the counters of the engine that has it (busyPollUs 50), not of the one without (0)', async (t) => {
+    t.equal(rig.ready[0].busyPoll, undefined)
+    t.match(rig.ready[1].busyPoll, { spins: Number, spinMs: Number, bulk: Number, contended: Number })
+  })
+
   t.test('ping both ways, small and near-MTU', async (t) => {
     for (const [a, b] of [[h1, h2], [h2, h1]] as const) {
       for (const size of [56, 1444]) {
