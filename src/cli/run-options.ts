@@ -18,6 +18,8 @@ export interface RunOptions {
   network?: string
   backend?: 'udp' | 'vxlan'
   iface: string[]
+  ifaceRegex: string[]
+  ifaceCanReach?: string
   publicIp?: string
   subnetFile: string
   renewMarginMs: number
@@ -112,6 +114,16 @@ export function runOptions(f: ParsedFlags): RunOptions {
   const backend = backendRaw as 'udp' | 'vxlan' | undefined
   const publicIp = str(f, 'public-ip')
   if (publicIp !== '' && tryParseIpv4(publicIp) === undefined) fail(`--public-ip ${JSON.stringify(publicIp)} is not an IPv4 address`)
+  const ifaceRegex = (f.values['iface-regex'] as string[] | undefined) ?? []
+  for (const r of ifaceRegex) {
+    try {
+      new RegExp(r)
+    } catch (e) {
+      fail(`--iface-regex ${JSON.stringify(r)} is not a valid regular expression: ${(e as Error).message}`)
+    }
+  }
+  const ifaceCanReach = str(f, 'iface-can-reach')
+  if (ifaceCanReach !== '' && tryParseIpv4(ifaceCanReach) === undefined) fail(`--iface-can-reach ${JSON.stringify(ifaceCanReach)} is not an IPv4 address`)
   const healthzIp = str(f, 'healthz-ip')
   if (tryParseIpv4(healthzIp) === undefined) fail(`--healthz-ip ${JSON.stringify(healthzIp)} is not an IPv4 address`)
   const tunName = str(f, 'tun-name')
@@ -129,6 +141,8 @@ export function runOptions(f: ParsedFlags): RunOptions {
     network: networkJson(f, backend),
     backend,
     iface: (f.values.iface as string[] | undefined) ?? [],
+    ifaceRegex,
+    ifaceCanReach: ifaceCanReach === '' ? undefined : ifaceCanReach,
     publicIp: publicIp === '' ? undefined : publicIp,
     subnetFile,
     renewMarginMs: (f.values['subnet-lease-renew-margin'] as number) * 60_000,

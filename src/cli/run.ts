@@ -59,6 +59,8 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv): Prom
     network: o.network,
     backend: o.backend,
     iface: o.iface,
+    ifaceRegex: o.ifaceRegex,
+    ifaceCanReach: o.ifaceCanReach,
     publicIp: o.publicIp,
     tunName: o.tunName,
     subnetFile: o.subnetFile,

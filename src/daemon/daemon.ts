@@ -51,6 +51,10 @@ export interface DaemonOptions {
   backend?: 'udp' | 'vxlan'
   /** Interface names or IPv4 addresses for inter-host traffic, tried in order (flanneld --iface). */
   iface?: string[]
+  /** Regular expressions matched against addresses, then interface names, after `iface` (flanneld --iface-regex). */
+  ifaceRegex?: string[]
+  /** Use the interface the routing table sends this IPv4 address through, last (flanneld --iface-can-reach). */
+  ifaceCanReach?: string
   /** The address peers send to, if not the interface's (flanneld --public-ip). */
   publicIp?: string
   /** Use this underlay instead of looking one up (embedders that know their addresses). */
@@ -251,7 +255,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.checkStopping()
 
     // 2. The underlay and what follows from it: MTU, VTEP MAC.
-    const under = o.underlay ?? resolveUnderlay({ iface: o.iface, publicIp: o.publicIp })
+    const under = o.underlay ?? resolveUnderlay({ iface: o.iface, ifaceRegex: o.ifaceRegex, ifaceCanReach: o.ifaceCanReach, publicIp: o.publicIp })
     this.under = under
     const b = config.backend
     const mtu = b.type === 'vxlan' && b.mtu !== undefined ? b.mtu : under.mtu - OVERHEAD[b.type]

@@ -125,3 +125,13 @@ t.test('run options: busy polling is 50 us unless --busy-poll-us (or TARTAN_BUSY
   t.throws(() => runOptions(parse(['--busy-poll-us', '5000'])), /busy-poll-us/)
   t.throws(() => runOptions(parse(['--busy-poll-us', 'soon'])), /busy-poll-us/)
 })
+
+t.test('run options: --iface-regex repeats and must compile; --iface-can-reach must be an IPv4 address', async (t) => {
+  t.same(runOptions(parse([])).ifaceRegex, [])
+  t.equal(runOptions(parse([])).ifaceCanReach, undefined)
+  t.same(runOptions(parse(['--iface-regex', '^ens', '--iface-regex=^eth'])).ifaceRegex, ['^ens', '^eth'])
+  t.same(runOptions(parse([], { FLANNELD_IFACE_REGEX: '^ens,^eth' })).ifaceRegex, ['^ens', '^eth'])
+  t.equal(runOptions(parse(['--iface-can-reach', '198.18.0.1'])).ifaceCanReach, '198.18.0.1')
+  t.throws(() => runOptions(parse(['--iface-regex', '(eth'])), /--iface-regex "\(eth" is not a valid regular expression/)
+  t.throws(() => runOptions(parse(['--iface-can-reach', 'router'])), /--iface-can-reach "router" is not an IPv4 address/)
+})
