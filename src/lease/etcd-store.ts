@@ -374,13 +374,32 @@ export class EtcdLeaseStore implements LeaseStore {
       return await fn()
     } catch (err) {
       if (err instanceof TartanError) throw err
-      throw new TartanError(
-        'TARTAN_ERR_STORE',
-        `${this.description}: cannot ${what}: ${(err as Error).message}; check that etcd is running and reachable`,
-        { cause: err },
-      )
+      const message = (err as Error).message
+      throw new TartanError('TARTAN_ERR_STORE', `${this.description}: cannot ${what}: ${briefGrpcError(message)}; ${etcdErrorAdvice(message)}`, {
+        cause: err,
+      })
     }
   }
+}
+
+/** gRPC's text without its empty "Resolution note" and OpenSSL's source-file coordinates. */
+export function briefGrpcError(message: string): string {
+  return message
+    .replace(/\.?\s*Resolution note:\s*;?\s*$/, '')
+    .replace(/[0-9A-F]+:error:[0-9A-F]+:SSL routines:[^:]*:([^:]+):\S+:\d+:(SSL alert number \d+)/, 'TLS: $1 ($2)')
+    .replace(/\s*\n\s*/g, ' ')
+}
+
+/** What to check, from the failure's text: TLS trust in either direction, else reachability. */
+export function etcdErrorAdvice(message: string): string {
+  // TLS alerts 42 (bad_certificate) and 116 (certificate_required, TLS 1.3): etcd refused our client certificate.
+  if (/bad certificate|certificate required|alert number (42|116)\b/i.test(message)) {
+    return 'etcd refused the client certificate: give --etcd-certfile and --etcd-keyfile signed by a CA that etcd trusts (its --trusted-ca-file)'
+  }
+  if (/unable to verify|self[- ]signed certificate|unable to get local issuer|certificate has expired|Hostname\/IP does not match/i.test(message)) {
+    return "cannot verify etcd's server certificate: give --etcd-cafile with the CA that signed it (and an endpoint address the certificate names)"
+  }
+  return 'check that etcd is running and reachable (and that the endpoint scheme, http or https, matches its listener)'
 }
 
 function checkKey(key: string) {

@@ -7,8 +7,8 @@
  * Tests that need etcd use `etcdSkip()` as their skip option: outside CI a missing etcd skips visibly; in CI
  * (CI=true) the test runs and fails with a clear message instead.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -79,8 +79,49 @@ interface Launch {
   httpHealth: boolean
 }
 
-function etcdArgs(name: string, dataDir: string, host: string, clientPort: number, peerPort: number): string[] {
-  const client = `http://${host}:${clientPort}`
+/** PEM files of a test PKI made by makeTestPki. */
+export interface TestPki {
+  dir: string
+  caFile: string
+  serverCertFile: string
+  serverKeyFile: string
+  clientCertFile: string
+  clientKeyFile: string
+  /** A CA that signed nothing here: trusting only it must fail. */
+  otherCaFile: string
+}
+
+/**
+ * A throw-away PKI in a temporary directory (removed in t's teardown): a CA, a server certificate for
+ * 127.0.0.1 and a client certificate signed by it, and an unrelated CA. Made with openssl, P-256, 1 day.
+ */
+export function makeTestPki(t: Teardown): TestPki {
+  const dir = mkdtempSync(join(tmpdir(), 'tartan-pki-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const f = (name: string): string => join(dir, name)
+  const ssl = (...args: string[]): void => {
+    execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  }
+  const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
+  for (const ca of ['ca', 'other-ca']) {
+    ssl('req', '-x509', ...key, '-keyout', f(`${ca}.key`), '-out', f(`${ca}.pem`), '-days', '1', '-subj', `/CN=tartan test ${ca}`)
+  }
+  const sign = (name: string, cn: string, ext: string): void => {
+    writeFileSync(f(`${name}.ext`), ext)
+    ssl('req', ...key, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${cn}`)
+    ssl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial',
+      '-out', f(`${name}.pem`), '-days', '1', '-extfile', f(`${name}.ext`))
+  }
+  sign('server', '127.0.0.1', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n')
+  sign('client', 'tartan-node', 'extendedKeyUsage=clientAuth\n')
+  return {
+    dir, caFile: f('ca.pem'), serverCertFile: f('server.pem'), serverKeyFile: f('server.key'),
+    clientCertFile: f('client.pem'), clientKeyFile: f('client.key'), otherCaFile: f('other-ca.pem'),
+  }
+}
+
+function etcdArgs(name: string, dataDir: string, host: string, clientPort: number, peerPort: number, pki?: TestPki): string[] {
+  const client = `${pki === undefined ? 'http' : 'https'}://${host}:${clientPort}`
   const peer = `http://${host}:${peerPort}`
   return [
     `--name=${name}`,
@@ -95,6 +136,11 @@ function etcdArgs(name: string, dataDir: string, host: string, clientPort: numbe
     // (1.5 election timeouts, rounded up to whole seconds) becomes 1 s, so tests can use 1-2 s TTLs.
     '--heartbeat-interval=50',
     '--election-timeout=500',
+    // With a PKI: clients must present a certificate signed by its CA (flannel's usual etcd set-up).
+    ...(pki === undefined ? [] : [
+      `--cert-file=${pki.serverCertFile}`, `--key-file=${pki.serverKeyFile}`,
+      `--trusted-ca-file=${pki.caFile}`, '--client-cert-auth=true',
+    ]),
   ]
 }
 
@@ -188,8 +234,11 @@ class Server implements EtcdServer {
   }
 }
 
-/** Starts a single-member etcd on 127.0.0.1 with free ports and a temporary data dir; stopped in t's teardown. */
-export async function startEtcd(t?: Teardown): Promise<EtcdServer> {
+/**
+ * Starts a single-member etcd on 127.0.0.1 with free ports and a temporary data dir; stopped in t's teardown.
+ * With `pki` it serves https only and requires client certificates signed by the PKI's CA.
+ */
+export async function startEtcd(t?: Teardown, pki?: TestPki): Promise<EtcdServer> {
   if (!etcdInstalled()) throw new Error(`etcd is not installed at ${ETCD_BIN} (CI installs the etcd-server package)`)
   const dataDir = mkdtempSync(join(tmpdir(), 'tartan-etcd-'))
   const clientPort = await freePort()
@@ -198,9 +247,10 @@ export async function startEtcd(t?: Teardown): Promise<EtcdServer> {
   const server = new Server(
     {
       command: ETCD_BIN,
-      args: etcdArgs('tartan-test', dataDir, '127.0.0.1', clientPort, peerPort),
-      endpoint: `http://127.0.0.1:${clientPort}`,
-      httpHealth: true,
+      args: etcdArgs('tartan-test', dataDir, '127.0.0.1', clientPort, peerPort, pki),
+      endpoint: `${pki === undefined ? 'http' : 'https'}://127.0.0.1:${clientPort}`,
+      // The health probe speaks plain http; with TLS, etcd's "ready to serve" line is the signal.
+      httpHealth: pki === undefined,
     },
     dataDir,
     true,
