@@ -103,9 +103,42 @@ export function createMetrics(source: StatusSource): Registry {
       for (const [reason, n] of Object.entries(drops)) this.inc({ reason }, n)
     },
   })
+  new Gauge({
+    name: 'tartan_offload_active', help: '1 for each offload in use (TUN: vnet_hdr, tso, uso; UDP: gso, gro), 0 when refused or off',
+    labelNames: ['device', 'feature'] as const, registers,
+    collect() {
+      this.reset()
+      const off = status().counters?.offload
+      for (const [device, info] of [['tun', off?.tun], ['udp', off?.udp]] as const) {
+        for (const [feature, on] of Object.entries(info?.features ?? {})) this.set({ device, feature: snakeCase(feature) }, on ? 1 : 0)
+      }
+    },
+  })
+  total('tartan_busy_poll_spins_total', 'Times the engine kept polling after a wakeup instead of sleeping (busy polling)',
+    (s) => s.counters?.busyPoll?.spins)
+  total('tartan_busy_poll_seconds_total', 'Time spent busy polling, handling included', (s) => {
+    const ms = s.counters?.busyPoll?.spinMs
+    return ms === undefined ? undefined : ms / 1000
+  })
+  new Counter({
+    name: 'tartan_busy_poll_backoffs_total', help: 'Times busy polling went quiet for 20 ms: after bulk traffic, or when another task wanted the core',
+    labelNames: ['reason'] as const, registers,
+    collect() {
+      this.reset()
+      const bp = status().counters?.busyPoll
+      if (bp === undefined) return
+      this.inc({ reason: 'bulk' }, bp.bulk)
+      this.inc({ reason: 'contended' }, bp.contended)
+    },
+  })
   registry.registerMetric(batchHistogram(status) as unknown as Metric)
   collectDefaultMetrics({ register: registry })
   return registry
+}
+
+/** vnetHdr -> vnet_hdr: Prometheus label values in the style of its names. */
+function snakeCase(s: string): string {
+  return s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
 }
 
 /** tartan_batch_size{direction="tun"|"udp"}: packets per batch read, from the engine's power-of-two buckets. */

@@ -41,7 +41,7 @@ t.test('bad input: exit code, one clear line, nothing left behind', { skip }, as
 
   t.test('an unreachable store: exit 1', async (t) => {
     const left = await check(t, [...base, '--store=etcd', '--etcd-endpoints=http://127.0.0.1:1'], 1,
-      /^tartan run: etcd:http:\/\/127\.0\.0\.1:1\/coreos\.com\/network: cannot read the network config: .*ECONNREFUSED.*check that etcd is running and reachable\n$/)
+      /^tartan run: etcd:http:\/\/127\.0\.0\.1:1\/coreos\.com\/network: cannot read the network config: .*ECONNREFUSED.*check that etcd is running and reachable \(and that the endpoint scheme, http or https, matches its listener\)\n$/)
     t.equal(left.tun, false, 'no TUN')
   })
 

@@ -56,6 +56,31 @@ t.test('/metrics is valid Prometheus text whose counters are the engine\'s', asy
   t.ok(m.has('process_resident_memory_bytes'), 'process metrics too')
 })
 
+t.test('/metrics shows the offloads in use and what busy polling did, when the engine has them', async (t) => {
+  const { a, stop } = memoryPair()
+  t.teardown(stop)
+  const base = statusOf(a.engine)
+  const counters = {
+    ...base.counters!,
+    offload: {
+      tun: { active: true, features: { vnetHdr: true, tso: true, uso: false }, counters: {} },
+      udp: { active: true, features: { gso: true, gro: true }, counters: {} },
+    },
+    busyPoll: { spins: 12, spinMs: 2500, bulk: 300, contended: 4 },
+  }
+  const m = parsePrometheusText(await createMetrics({ status: () => ({ ...base, counters }) }).metrics())
+  t.equal(sampleValue(m, 'tartan_offload_active', { device: 'tun', feature: 'vnet_hdr' }), 1)
+  t.equal(sampleValue(m, 'tartan_offload_active', { device: 'tun', feature: 'uso' }), 0, 'refused by the kernel')
+  t.equal(sampleValue(m, 'tartan_offload_active', { device: 'udp', feature: 'gro' }), 1)
+  t.equal(sampleValue(m, 'tartan_busy_poll_spins_total'), 12)
+  t.equal(sampleValue(m, 'tartan_busy_poll_seconds_total'), 2.5)
+  t.equal(sampleValue(m, 'tartan_busy_poll_backoffs_total', { reason: 'bulk' }), 300)
+  t.equal(sampleValue(m, 'tartan_busy_poll_backoffs_total', { reason: 'contended' }), 4)
+  const plain = parsePrometheusText(await createMetrics({ status: () => base }).metrics())
+  t.equal(plain.get('tartan_offload_active')?.samples.length ?? 0, 0, 'no offload state: no samples')
+  t.equal(plain.get('tartan_busy_poll_backoffs_total')?.samples.length ?? 0, 0, 'busy polling off: no samples')
+})
+
 t.test('the HTTP endpoints: /healthz always, /readyz only when ready, /status JSON, /metrics text, 404 and 405', async (t) => {
   const { a, stop } = memoryPair()
   t.teardown(stop)
