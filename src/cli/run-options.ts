@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs'
 import { parseNetworkConfig } from '../config/network-config.js'
 import { tryParseIpv4 } from '../config/cidr.js'
 import { DEFAULT_STORE_PATH, type StoreSpec } from '../daemon/store.js'
+import { compileIfaceRegex } from '../daemon/underlay.js'
 import type { ParsedFlags } from './flags.js'
 import { UsageError } from './usage-error.js'
 
@@ -117,9 +118,9 @@ export function runOptions(f: ParsedFlags): RunOptions {
   const ifaceRegex = (f.values['iface-regex'] as string[] | undefined) ?? []
   for (const r of ifaceRegex) {
     try {
-      new RegExp(r)
+      compileIfaceRegex(r)
     } catch (e) {
-      fail(`--iface-regex ${JSON.stringify(r)} is not a valid regular expression: ${(e as Error).message}`)
+      fail((e as Error).message)
     }
   }
   const ifaceCanReach = str(f, 'iface-can-reach')

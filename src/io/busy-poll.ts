@@ -94,11 +94,6 @@ export class BusyPoll {
     if (i >= 0) this.members.splice(i, 1)
   }
 
-  /** How many spins stopped because the core was contended (each one starts a back-off). */
-  get contended(): number {
-    return this.contendedCount
-  }
-
   /** What the group did so far: spins started, milliseconds spent in them, back-offs for bulk traffic and
    * for a contended core. */
   stats(): BusyPollStats {
