@@ -164,9 +164,9 @@ export class TunDevice implements PacketDevice {
  * Opens the TUN fd. With offloads wanted: IFF_VNET_HDR, then TUNSETOFFLOAD with checksum + TSO4/6 + TSO_ECN +
  * USO4/6, then without USO (kernels before 6.2), then checksum + TSO4/6 alone (wireguard-go's set); if the
  * device takes none of them (or IFF_VNET_HDR), the fd is closed (a device it created goes with it) and a
- * plain one opened, as wireguard-go falls back.
+ * plain one opened, as wireguard-go falls back. Exported for tests (with a stand-in for the three calls).
  */
-function openWithOffloads(addon: NativeAddon, name: string, offload: boolean): { fd: number; offloads: TunOffloads } {
+export function openWithOffloads(addon: Pick<NativeAddon, 'tunOpen' | 'tunSetOffload' | 'close'>, name: string, offload: boolean): { fd: number; offloads: TunOffloads } {
   if (offload) {
     const fd = addon.tunOpen(name, true)
     if (fd >= 0) {
