@@ -92,9 +92,11 @@ function affinity(pid: number): string | null {
   return r.stdout.trim().split(':').pop()!.trim()
 }
 
-t.test('a spin gives the core up when another task runs on it, and the group stays off for the back-off', { skip }, async (t) => {
-  const original = affinity(process.pid)
-  if (original === null) return t.skip('SKIPPED: needs taskset (util-linux) to share one core with a busy process')
+const startAffinity = skip === undefined ? affinity(process.pid) : null
+const tasksetSkip = skip ?? (startAffinity === null ? 'needs taskset (util-linux) to share one core with a busy process' : undefined)
+
+t.test('a spin gives the core up when another task runs on it, and the group stays off for the back-off', { skip: tasksetSkip }, async (t) => {
+  const original = startAffinity!
   const { a, b } = pair(t)
   const group = new BusyPoll(500_000, { maxSpinUs: 1_000_000, contendedGapUs: 200, backoffMs: 60_000 })
   b.joinBusyPoll(group)
