@@ -41,6 +41,32 @@ bool CommonArgs(const Napi::CallbackInfo& info, const char* fn, const char* cons
   return true;
 }
 
+bool ReadArgs(const Napi::CallbackInfo& info, const char* fn, int* fd, Batch** batch, int64_t* limit, Napi::Value* result) {
+  static const char* const kNames[] = {"max"};
+  int64_t max = 0;
+  if (!CommonArgs(info, fn, kNames, &max, 1, fd, batch, result)) return false;
+  *limit = max < 0 ? -1 : (max < (*batch)->capacity ? max : (*batch)->capacity);
+  return true;
+}
+
+bool CountArgs(const Napi::CallbackInfo& info, const char* fn, int* fd, Batch** batch, int64_t* count, Napi::Value* result) {
+  static const char* const kNames[] = {"count"};
+  if (!CommonArgs(info, fn, kNames, count, 1, fd, batch, result)) return false;
+  if (*count < 0 || *count > (*batch)->capacity) *count = -1;
+  return true;
+}
+
+bool RangeArgs(const Napi::CallbackInfo& info, const char* fn, int* fd, Batch** batch, int64_t* start, int64_t* end,
+               Napi::Value* result) {
+  static const char* const kNames[] = {"start", "count"};
+  int64_t nums[2] = {0, 0};
+  if (!CommonArgs(info, fn, kNames, nums, 2, fd, batch, result)) return false;
+  const bool ok = nums[0] >= 0 && nums[1] <= (*batch)->capacity && nums[0] <= nums[1];
+  *start = ok ? nums[0] : -1;
+  *end = nums[1];
+  return true;
+}
+
 
 int UdpRecvPlain(int fd, Batch* b, uint32_t limit) {
   if (limit > kMaxMsgs) limit = kMaxMsgs;
@@ -123,13 +149,12 @@ uint32_t UdpSendPlain(int fd, Batch* b, uint32_t start, uint32_t end) {
 Napi::Value TunRead(const Napi::CallbackInfo& info) {
   int fd = -1;
   Batch* b = nullptr;
-  static const char* const kNames[] = {"max"};
   int64_t max = 0;
   Napi::Value result;
-  if (!CommonArgs(info, "tunRead", kNames, &max, 1, &fd, &b, &result)) return result;
+  if (!ReadArgs(info, "tunRead", &fd, &b, &max, &result)) return result;
   Napi::Env env = info.Env();
   if (max < 0) return Num(env, -EINVAL);
-  uint32_t limit = max < b->capacity ? static_cast<uint32_t>(max) : b->capacity;
+  const uint32_t limit = static_cast<uint32_t>(max);
   const size_t room = b->slot_size - b->headroom;
   uint32_t i = 0;
   while (i < limit) {
@@ -154,12 +179,11 @@ Napi::Value TunRead(const Napi::CallbackInfo& info) {
 Napi::Value TunWrite(const Napi::CallbackInfo& info) {
   int fd = -1;
   Batch* b = nullptr;
-  static const char* const kNames[] = {"count"};
   int64_t count = 0;
   Napi::Value result;
-  if (!CommonArgs(info, "tunWrite", kNames, &count, 1, &fd, &b, &result)) return result;
+  if (!CountArgs(info, "tunWrite", &fd, &b, &count, &result)) return result;
   Napi::Env env = info.Env();
-  if (count < 0 || count > b->capacity) return Num(env, -EINVAL);
+  if (count < 0) return Num(env, -EINVAL);
   const uint32_t n = static_cast<uint32_t>(count);
   for (uint32_t i = 0; i < n; i++) {
     if (!InSlab(b, i)) {
@@ -186,14 +210,12 @@ Napi::Value TunWrite(const Napi::CallbackInfo& info) {
 Napi::Value UdpRecv(const Napi::CallbackInfo& info) {
   int fd = -1;
   Batch* b = nullptr;
-  static const char* const kNames[] = {"max"};
   int64_t max = 0;
   Napi::Value result;
-  if (!CommonArgs(info, "udpRecv", kNames, &max, 1, &fd, &b, &result)) return result;
+  if (!ReadArgs(info, "udpRecv", &fd, &b, &max, &result)) return result;
   Napi::Env env = info.Env();
   if (max < 0) return Num(env, -EINVAL);
-  uint32_t limit = max < b->capacity ? static_cast<uint32_t>(max) : b->capacity;
-  return Num(env, UdpRecvPlain(fd, b, limit));
+  return Num(env, UdpRecvPlain(fd, b, static_cast<uint32_t>(max)));
 }
 
 // udpSend(fd, batch, start, count): sendmmsg packets [start, count) to addrs[i]:ports[i] straight from the
@@ -204,14 +226,11 @@ Napi::Value UdpSend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = -1;
   Batch* b = nullptr;
-  static const char* const kNames[] = {"start", "count"};
-  int64_t nums[2] = {0, 0};
+  int64_t start = 0, end = 0;
   Napi::Value result;
-  if (!CommonArgs(info, "udpSend", kNames, nums, 2, &fd, &b, &result)) return result;
-  const int64_t start = nums[0], count = nums[1];
-  if (start < 0 || count > b->capacity || start > count) return Num(env, -EINVAL);
-
-  return Num(env, UdpSendPlain(fd, b, static_cast<uint32_t>(start), static_cast<uint32_t>(count)));
+  if (!RangeArgs(info, "udpSend", &fd, &b, &start, &end, &result)) return result;
+  if (start < 0) return Num(env, -EINVAL);
+  return Num(env, UdpSendPlain(fd, b, static_cast<uint32_t>(start), static_cast<uint32_t>(end)));
 }
 
 }  // namespace tartan

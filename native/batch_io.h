@@ -19,6 +19,17 @@ constexpr unsigned kMaxMsgs = 1024;
 bool CommonArgs(const Napi::CallbackInfo& info, const char* fn, const char* const* names, int64_t* nums,
                 size_t k, int* fd, Batch** batch, Napi::Value* result);
 
+// The three argument shapes of the batch calls on top of CommonArgs. Each returns false as CommonArgs does;
+// a value out of range does not fail here (the caller checks its remaining arguments first) but comes back
+// as -1, which the caller answers with -EINVAL:
+// (fd, batch, max): *limit = min(max, capacity), or -1 when max < 0;
+bool ReadArgs(const Napi::CallbackInfo& info, const char* fn, int* fd, Batch** batch, int64_t* limit, Napi::Value* result);
+// (fd, batch, count): *count, or -1 when it is outside 0..capacity;
+bool CountArgs(const Napi::CallbackInfo& info, const char* fn, int* fd, Batch** batch, int64_t* count, Napi::Value* result);
+// (fd, batch, start, count): *start and *end = count, or *start = -1 unless 0 <= start <= count <= capacity.
+bool RangeArgs(const Napi::CallbackInfo& info, const char* fn, int* fd, Batch** batch, int64_t* start, int64_t* end,
+               Napi::Value* result);
+
 // True when packet i's [offset, offset + length) lies inside the slab.
 inline bool InSlab(const Batch* b, uint32_t i) {
   return static_cast<uint64_t>(b->offsets[i]) + b->lengths[i] <= b->slab_len;

@@ -321,15 +321,14 @@ Napi::Value TunSetOffload(const Napi::CallbackInfo& info) {
 Napi::Value TunReadOffload(const Napi::CallbackInfo& info) {
   int fd = -1;
   Batch* b = nullptr;
-  static const char* const kNames[] = {"max"};
   int64_t max = 0;
   Napi::Value result;
-  if (!CommonArgs(info, "tunReadOffload", kNames, &max, 1, &fd, &b, &result)) return result;
+  if (!ReadArgs(info, "tunReadOffload", &fd, &b, &max, &result)) return result;
   TunOffload* st = TunOffloadArg(info, 3, "tunReadOffload");
   Napi::Env env = info.Env();
   if (st == nullptr) return env.Undefined();
   if (max < 0) return Num(env, -EINVAL);
-  const uint32_t limit = max < b->capacity ? static_cast<uint32_t>(max) : b->capacity;
+  const uint32_t limit = static_cast<uint32_t>(max);
   int err = 0;
   const uint32_t got = TunReadLoop(st, b, fd, limit, &err);
   if (got == 0 && err != 0) return Num(env, -err);
@@ -342,15 +341,14 @@ Napi::Value TunReadOffload(const Napi::CallbackInfo& info) {
 Napi::Value TunWriteOffload(const Napi::CallbackInfo& info) {
   int fd = -1;
   Batch* b = nullptr;
-  static const char* const kNames[] = {"count"};
   int64_t count = 0;
   Napi::Value result;
-  if (!CommonArgs(info, "tunWriteOffload", kNames, &count, 1, &fd, &b, &result)) return result;
+  if (!CountArgs(info, "tunWriteOffload", &fd, &b, &count, &result)) return result;
   TunOffload* st = TunOffloadArg(info, 3, "tunWriteOffload");
   Napi::Env env = info.Env();
   int64_t flags = 0;
   if (st == nullptr || !ArgInt(info, 4, "tunWriteOffload", "coalesce", 0, 3, &flags)) return env.Undefined();
-  if (count < 0 || count > b->capacity) return Num(env, -EINVAL);
+  if (count < 0) return Num(env, -EINVAL);
   TunExecuteWrites(st, b, static_cast<uint32_t>(count), (flags & 1) != 0, (flags & 2) != 0, WritevSink, &fd);
   return Num(env, static_cast<double>(count));
 }

@@ -439,30 +439,27 @@ Napi::Value UdpSendOffload(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = -1;
   Batch* b = nullptr;
-  static const char* const kNames[] = {"start", "count"};
-  int64_t nums[2] = {0, 0};
+  int64_t start = 0, end = 0;
   Napi::Value result;
-  if (!CommonArgs(info, "udpSendOffload", kNames, nums, 2, &fd, &b, &result)) return result;
+  if (!RangeArgs(info, "udpSendOffload", &fd, &b, &start, &end, &result)) return result;
   UdpOffload* st = UdpOffloadArg(info, 4, "udpSendOffload");
   if (st == nullptr) return env.Undefined();
-  const int64_t start = nums[0], count = nums[1];
-  if (start < 0 || count > b->capacity || start > count) return Num(env, -EINVAL);
-  return Num(env, UdpSendGso(fd, b, st, static_cast<uint32_t>(start), static_cast<uint32_t>(count)));
+  if (start < 0) return Num(env, -EINVAL);
+  return Num(env, UdpSendGso(fd, b, st, static_cast<uint32_t>(start), static_cast<uint32_t>(end)));
 }
 
 // udpRecvOffload(fd, batch, max, state): udpRecv splitting UDP_GRO messages when the state has GRO on.
 Napi::Value UdpRecvOffload(const Napi::CallbackInfo& info) {
   int fd = -1;
   Batch* b = nullptr;
-  static const char* const kNames[] = {"max"};
   int64_t max = 0;
   Napi::Value result;
-  if (!CommonArgs(info, "udpRecvOffload", kNames, &max, 1, &fd, &b, &result)) return result;
+  if (!ReadArgs(info, "udpRecvOffload", &fd, &b, &max, &result)) return result;
   Napi::Env env = info.Env();
   UdpOffload* st = UdpOffloadArg(info, 3, "udpRecvOffload");
   if (st == nullptr) return env.Undefined();
   if (max < 0) return Num(env, -EINVAL);
-  const uint32_t limit = max < b->capacity ? static_cast<uint32_t>(max) : b->capacity;
+  const uint32_t limit = static_cast<uint32_t>(max);
   if (!st->gro) return Num(env, UdpRecvPlain(fd, b, limit));
   return Num(env, UdpRecvGro(fd, b, st, limit));
 }
