@@ -200,39 +200,9 @@ uint32_t DrainCarry(UdpOffload* st, Batch* b, uint32_t i, uint32_t limit) {
   return i;
 }
 
-// Keeps messages [j, n) of the last receive (message j from byte off) for the next calls: each is made
-// contiguous in its region (its first `room` bytes are in slot first + j, which the next call reuses).
-void Carry(UdpOffload* st, Batch* b, uint32_t first, uint32_t j, uint32_t n, uint32_t off) {
-  const size_t room = b->slot_size - b->headroom;
-  for (uint32_t q = j; q < n; q++) {
-    struct mmsghdr* m = &st->recv_msgs[q];
-    const uint32_t len = m->msg_len;
-    uint8_t* region = st->regions.get() + q * st->region;
-    if (len > room) std::memmove(region + room, region, len - room);
-    std::memcpy(region, SlotAt(b, first + q), len < room ? len : room);
-    const struct sockaddr_in* sa = &st->recv_names[q];
-    const bool inet = m->msg_hdr.msg_namelen >= sizeof(struct sockaddr_in) && sa->sin_family == AF_INET;
-    st->carry_len[q] = len;
-    st->carry_gso[q] = GroSize(&m->msg_hdr);
-    st->carry_addr[q] = inet ? ntohl(sa->sin_addr.s_addr) : 0;
-    st->carry_port[q] = inet ? ntohs(sa->sin_port) : 0;
-  }
-  st->carry_next = j;
-  st->carry_end = n;
-  st->carry_off = off;
-}
-
-// Bytes per message in the arena mode of UdpRecvGro: a whole coalesced message (at most 65535 bytes).
-constexpr size_t kArenaRegion = 65536;
-
-// The arena after a batch's slots, when its buffer has room for kRecvMsgs regions (UdpBind.createReadBatch).
-uint8_t* ArenaOf(Batch* b) {
-  const size_t slots = static_cast<size_t>(b->capacity) * b->slot_size;
-  return b->slab_len >= slots + kRecvMsgs * kArenaRegion ? b->slab + slots : nullptr;
-}
-
-// Records messages [j, n) from byte off of message j as carried (their bytes stay in the arena).
-void CarryInArena(UdpOffload* st, uint32_t j, uint32_t n, uint32_t off) {
+// Records messages [j, n) of the last receive as carried to the next calls (message j from byte off on):
+// length, GRO segment size and sender of each, from its mmsghdr and name.
+void RecordCarried(UdpOffload* st, uint32_t j, uint32_t n, uint32_t off) {
   for (uint32_t q = j; q < n; q++) {
     struct mmsghdr* m = &st->recv_msgs[q];
     const struct sockaddr_in* sa = &st->recv_names[q];
@@ -245,6 +215,28 @@ void CarryInArena(UdpOffload* st, uint32_t j, uint32_t n, uint32_t off) {
   st->carry_next = j;
   st->carry_end = n;
   st->carry_off = off;
+}
+
+// Keeps messages [j, n) of the last receive (message j from byte off) for the next calls: each is made
+// contiguous in its region (its first `room` bytes are in slot first + j, which the next call reuses).
+void Carry(UdpOffload* st, Batch* b, uint32_t first, uint32_t j, uint32_t n, uint32_t off) {
+  const size_t room = b->slot_size - b->headroom;
+  for (uint32_t q = j; q < n; q++) {
+    const uint32_t len = st->recv_msgs[q].msg_len;
+    uint8_t* region = st->regions.get() + q * st->region;
+    if (len > room) std::memmove(region + room, region, len - room);
+    std::memcpy(region, SlotAt(b, first + q), len < room ? len : room);
+  }
+  RecordCarried(st, j, n, off);
+}
+
+// Bytes per message in the arena mode of UdpRecvGro: a whole coalesced message (at most 65535 bytes).
+constexpr size_t kArenaRegion = 65536;
+
+// The arena after a batch's slots, when its buffer has room for kRecvMsgs regions (UdpBind.createReadBatch).
+uint8_t* ArenaOf(Batch* b) {
+  const size_t slots = static_cast<size_t>(b->capacity) * b->slot_size;
+  return b->slab_len >= slots + kRecvMsgs * kArenaRegion ? b->slab + slots : nullptr;
 }
 
 // Entries for datagrams of message q (in its arena region) from byte *off on, into [e, limit); advances
@@ -312,7 +304,7 @@ int UdpRecvGroArena(int fd, Batch* b, UdpOffload* st, uint32_t limit, uint8_t* a
     e = ArenaEntries(b, arena + j * kArenaRegion, len, segs > 1 ? gso : 0, inet ? ntohl(sa->sin_addr.s_addr) : 0,
                      inet ? ntohs(sa->sin_port) : 0, &off, e, limit);
     if (off < len) {
-      CarryInArena(st, j, static_cast<uint32_t>(n), off);
+      RecordCarried(st, j, static_cast<uint32_t>(n), off);
       break;
     }
   }
