@@ -37,6 +37,12 @@ export function systemError(code: TartanErrorCode, what: string, errno: number, 
   return new TartanError(code, `${what} failed: ${name}. ${hint}`, { errno })
 }
 
+/** Linux errno values (asm-generic/errno-base.h, errno.h) that tartan's code answers to by name. */
+export const Errno = Object.freeze({
+  EPERM: 1, ENOENT: 2, ESRCH: 3, EACCES: 13, EBUSY: 16, EEXIST: 17, ENODEV: 19, EINVAL: 22, ERANGE: 34,
+  EADDRINUSE: 98, EADDRNOTAVAIL: 99, ENETUNREACH: 101,
+} as const)
+
 /** Returns the symbolic name of a (positive) errno, for example 'EPERM (operation not permitted)'. */
 export function errnoName(errno: number): string {
   const n = Math.abs(errno)
@@ -47,6 +53,7 @@ export function errnoName(errno: number): string {
 const ERRNO_NAMES: Record<number, string> = {
   1: 'EPERM (operation not permitted)',
   2: 'ENOENT (no such file or directory)',
+  3: 'ESRCH (no such process or entry)',
   4: 'EINTR (interrupted system call)',
   5: 'EIO (input/output error)',
   9: 'EBADF (bad file descriptor)',
@@ -58,6 +65,7 @@ const ERRNO_NAMES: Record<number, string> = {
   19: 'ENODEV (no such device)',
   22: 'EINVAL (invalid argument)',
   24: 'EMFILE (too many open files)',
+  34: 'ERANGE (result out of range)',
   90: 'EMSGSIZE (message too long)',
   93: 'EPROTONOSUPPORT (protocol not supported)',
   95: 'EOPNOTSUPP (operation not supported)',

@@ -12,10 +12,8 @@
  *   group stops and stays off for `backoffMs` too.
  * idleUs 0 turns it off.
  */
+import { Errno } from '../errors.js'
 import { native, type NativeAddon } from './native.js'
-
-/** spinPoll's answer when another task ran on the core between two polls. */
-const EBUSY = 16
 
 /** What a busy-poll group did so far (see BusyPoll.stats). */
 export interface BusyPollStats {
@@ -121,7 +119,7 @@ export class BusyPoll {
         }
         if (n === 0) break
         const bits = this.addon.spinPoll(this.fdViews[n]!, this.idleUs, this.contendedGapUs)
-        if (bits === -EBUSY) {
+        if (bits === -Errno.EBUSY) { // another task ran on the core between two polls
           this.contendedCount++
           this.quietUntil = performance.now() + this.backoffMs
           break

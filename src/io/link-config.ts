@@ -3,7 +3,7 @@
  * elsewhere), over rtnetlink via the native addon. Addresses are dotted-quad strings or host-order
  * integers. Failures throw TARTAN_ERR_NETLINK with the errno and a hint.
  */
-import { systemError, TartanError } from '../errors.js'
+import { Errno, systemError, TartanError } from '../errors.js'
 import { intToIpv4, ipv4ToInt } from '../wire/ipv4-address.js'
 import { native } from './native.js'
 
@@ -19,16 +19,7 @@ export interface LinkSettings {
   up?: boolean
 }
 
-const EPERM = 1
-const ENOENT = 2
-const ESRCH = 3
-const EACCES = 13
-const EEXIST = 17
-const ENODEV = 19
-const EINVAL = 22
-const ERANGE = 34
-const ENETUNREACH = 101
-const EADDRNOTAVAIL = 99
+const { EPERM, ENOENT, ESRCH, EACCES, EEXIST, ENODEV, EINVAL, ERANGE, ENETUNREACH, EADDRNOTAVAIL } = Errno
 
 /** Converts an address input to a host-order integer; throws TARTAN_ERR_INVALID_ARGUMENT naming `what`. */
 export function toAddr(addr: Ipv4Input, what = 'address'): number {

@@ -3,7 +3,7 @@
  * everything opened meanwhile (TUN fds, UDP sockets, netlink requests) belongs to that namespace for good,
  * while the rest of the process stays where it was.
  */
-import { systemError, TartanError } from '../errors.js'
+import { Errno, systemError, TartanError } from '../errors.js'
 import { native } from './native.js'
 
 /** Where `ip netns add NAME` puts its namespaces. */
@@ -44,11 +44,11 @@ export function withNetns<T>(path: string | undefined, fn: () => T): T {
 
 function switchError(path: string, errno: number): TartanError {
   switch (errno) {
-    case 1: // EPERM
+    case Errno.EPERM:
       return systemError('TARTAN_ERR_NOT_ROOT', `entering network namespace ${path}`, errno, 'Run as root (CAP_SYS_ADMIN is needed for setns).')
-    case 2: // ENOENT
+    case Errno.ENOENT:
       return systemError('TARTAN_ERR_INVALID_CONFIG', `entering network namespace ${path}`, errno, 'No such namespace: create it with `ip netns add NAME` or check the path.')
-    case 22: // EINVAL: the file is not a network namespace
+    case Errno.EINVAL: // the file is not a network namespace
       return systemError('TARTAN_ERR_INVALID_CONFIG', `entering network namespace ${path}`, errno, 'The path is not a network namespace (expected /var/run/netns/NAME or /proc/PID/ns/net).')
     default:
       return systemError('TARTAN_ERR_STATE', `entering network namespace ${path}`, errno, 'Check that the namespace exists and is readable.')

@@ -3,7 +3,7 @@
  * addon. The device exists while its fd is open: the kernel removes a non-persistent TUN on close.
  */
 import { writeFileSync } from 'node:fs'
-import { systemError, TartanError } from '../errors.js'
+import { Errno, systemError, TartanError } from '../errors.js'
 import type { OffloadInfo, PacketDevice } from './device.js'
 import { configureLink } from './link-config.js'
 import {
@@ -42,12 +42,8 @@ export interface TunOffloads {
 const TSO_FLAGS = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN
 const USO_FLAGS = TUN_F_USO4 | TUN_F_USO6
 const NO_OFFLOADS: TunOffloads = Object.freeze({ vnetHdr: false, tso: false, uso: false })
+const { EPERM, ENOENT, EACCES, EBUSY, EINVAL } = Errno
 
-const EPERM = 1
-const ENOENT = 2
-const EACCES = 13
-const EBUSY = 16
-const EINVAL = 22
 
 export class TunDevice implements PacketDevice {
   /** The kernel's name for the device (the %d pattern resolved). */

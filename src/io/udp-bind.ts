@@ -2,7 +2,7 @@
  * A bound, non-blocking UDP socket as a DatagramBind: recvmmsg/sendmmsg of whole batches through the
  * native addon, readiness through one shared poller.
  */
-import { systemError, TartanError } from '../errors.js'
+import { Errno, systemError, TartanError } from '../errors.js'
 import { intToIpv4, ipv4ToInt } from '../wire/ipv4-address.js'
 import type { DatagramBind, OffloadInfo } from './device.js'
 import { native, UDP_OFFLOAD_GRO, UDP_OFFLOAD_GSO, type NativeAddon } from './native.js'
@@ -44,15 +44,13 @@ const LANE_RCVBUF_BYTES = 64 * 1024
 /** At most this many source ports (lanes fit a Uint8Array, and a handful already spreads ECMP). */
 export const MAX_SOURCE_PORTS = 16
 
+const { EACCES, EADDRINUSE, EADDRNOTAVAIL, EPERM } = Errno
+
 interface Lane {
   fd: number
   state: object | null
 }
 
-const EACCES = 13
-const EADDRINUSE = 98
-const EADDRNOTAVAIL = 99
-const EPERM = 1
 
 export class UdpBind implements DatagramBind {
   readonly localAddr: number
