@@ -34,6 +34,7 @@ import type {
   StoreWatch,
   WatchCallbacks,
 } from './lease-store.js'
+import { WatchSet } from './watch-set.js'
 import { EntryDecoder, stderrLogger } from './store-entry.js'
 
 /** flannel's default etcd prefix (main.go: --etcd-prefix). */
@@ -125,7 +126,7 @@ export class EtcdLeaseStore implements LeaseStore {
   private readonly subnetsKey: Buffer
   private readonly subnetsEnd: Buffer
   private readonly decoder: EntryDecoder
-  private readonly watches = new Set<EtcdWatch>()
+  private readonly watches = new WatchSet()
   readonly reconnectMinMs: number
   readonly reconnectMaxMs: number
   private resets = 0
@@ -276,15 +277,7 @@ export class EtcdLeaseStore implements LeaseStore {
 
   watch(fromRevision: number, callbacks: WatchCallbacks): StoreWatch {
     if (this.closed) throw new TartanError('TARTAN_ERR_STATE', `${this.description}: watch on a closed store`)
-    const w = new EtcdWatch(this, fromRevision, callbacks)
-    this.watches.add(w)
-    w.start()
-    return {
-      close: async () => {
-        w.stop()
-        this.watches.delete(w)
-      },
-    }
+    return this.watches.open(new EtcdWatch(this, fromRevision, callbacks))
   }
 
   /** Compacts etcd's history up to `revision` (for tests and maintenance; etcd usually auto-compacts). */
@@ -299,8 +292,7 @@ export class EtcdLeaseStore implements LeaseStore {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    for (const w of this.watches) w.stop()
-    this.watches.clear()
+    this.watches.stopAll()
     this.client.close()
   }
 

@@ -30,6 +30,7 @@ import type {
   WatchCallbacks,
   WatchResult,
 } from './lease-store.js'
+import { WatchSet } from './watch-set.js'
 import { EntryDecoder, stderrLogger } from './store-entry.js'
 
 /** Where `tartan run` keeps the embedded store unless told otherwise. */
@@ -100,7 +101,7 @@ export class SqliteLeaseStore implements LeaseStore {
   private readonly pollIntervalMs: number
   private readonly historyRevisions: number
   private readonly decoder: EntryDecoder
-  private readonly watches = new Set<SqliteWatch>()
+  private readonly watches = new WatchSet()
   private resets = 0
   private closed = false
 
@@ -234,15 +235,7 @@ export class SqliteLeaseStore implements LeaseStore {
 
   watch(fromRevision: number, callbacks: WatchCallbacks): StoreWatch {
     if (this.closed) throw new TartanError('TARTAN_ERR_STATE', `${this.description}: watch on a closed store`)
-    const w = new SqliteWatch(this, fromRevision, callbacks, this.pollIntervalMs)
-    this.watches.add(w)
-    w.start()
-    return {
-      close: async () => {
-        w.stop()
-        this.watches.delete(w)
-      },
-    }
+    return this.watches.open(new SqliteWatch(this, fromRevision, callbacks, this.pollIntervalMs))
   }
 
   /** Discards history below `revision` (as etcd's compact): watchers from before it get a snapshot. */
@@ -264,8 +257,7 @@ export class SqliteLeaseStore implements LeaseStore {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    for (const w of this.watches) w.stop()
-    this.watches.clear()
+    this.watches.stopAll()
     this.db.close()
   }
 
