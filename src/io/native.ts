@@ -32,6 +32,13 @@ export const UDP_OFFLOAD_GRO = 2
 /** Counters of an offload state (offloadStats); the UDP state also says whether GSO/GRO are on now. */
 export type OffloadStats = Record<string, number | boolean>
 
+/** The counters of an offloadStats answer (its numbers; the booleans are the features in use). */
+export function offloadCounters(stats: OffloadStats): Record<string, number> {
+  const counters: Record<string, number> = {}
+  for (const [k, v] of Object.entries(stats)) if (typeof v === 'number') counters[k] = v
+  return counters
+}
+
 export interface NativeAddon {
   /** Opens /dev/net/tun as IFF_TUN|IFF_NO_PI, O_NONBLOCK|O_CLOEXEC (plus IFF_VNET_HDR when vnetHdr: every frame
    * then starts with a 10-byte virtio-net header); name may hold a %d pattern. fd or -errno. */

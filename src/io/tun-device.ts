@@ -7,7 +7,7 @@ import { Errno, systemError, TartanError } from '../errors.js'
 import type { OffloadInfo, PacketDevice } from './device.js'
 import { configureLink } from './link-config.js'
 import {
-  COALESCE_TCP, COALESCE_UDP, native, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN, TUN_F_USO4, TUN_F_USO6,
+  COALESCE_TCP, COALESCE_UDP, native, offloadCounters, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN, TUN_F_USO4, TUN_F_USO6,
   type NativeAddon,
 } from './native.js'
 import { batchHandle } from './batch-handle.js'
@@ -128,10 +128,7 @@ export class TunDevice implements PacketDevice {
   /** Which offloads are on and the native counters (frames read, super-packets split, merged writes...). */
   offloadInfo(): OffloadInfo {
     const o = this.offloads
-    const counters: Record<string, number> = {}
-    if (this.state !== null) {
-      for (const [k, v] of Object.entries(this.addon.offloadStats(this.state))) if (typeof v === 'number') counters[k] = v
-    }
+    const counters = this.state === null ? {} : offloadCounters(this.addon.offloadStats(this.state))
     return { active: o.vnetHdr, features: { vnetHdr: o.vnetHdr, tso: o.tso, uso: o.uso }, counters }
   }
 

@@ -5,7 +5,7 @@
 import { Errno, systemError, TartanError } from '../errors.js'
 import { intToIpv4, ipv4ToInt } from '../wire/ipv4-address.js'
 import type { DatagramBind, OffloadInfo } from './device.js'
-import { native, UDP_OFFLOAD_GRO, UDP_OFFLOAD_GSO, type NativeAddon } from './native.js'
+import { native, offloadCounters, UDP_OFFLOAD_GRO, UDP_OFFLOAD_GSO, type NativeAddon } from './native.js'
 import { batchHandle } from './batch-handle.js'
 import { withNetns } from './netns.js'
 import { DEFAULT_HEADROOM, DEFAULT_SLOT_SIZE, PacketBatch } from './packet-batch.js'
@@ -172,16 +172,10 @@ export class UdpBind implements DatagramBind {
 
   /** Whether GSO (UDP_SEGMENT) and GRO are on now, and the native counters. */
   offloadInfo(): OffloadInfo {
-    const counters: Record<string, number> = {}
-    let gso = false
-    let gro = false
-    if (this.state !== null) {
-      const s = this.addon.offloadStats(this.state)
-      gso = s.gso === true
-      gro = s.gro === true
-      for (const [k, v] of Object.entries(s)) if (typeof v === 'number') counters[k] = v
-    }
-    return { active: gso || gro, features: { gso, gro }, counters }
+    const s = this.state === null ? {} : this.addon.offloadStats(this.state)
+    const gso = s.gso === true
+    const gro = s.gro === true
+    return { active: gso || gro, features: { gso, gro }, counters: offloadCounters(s) }
   }
 
   /** Joins (null: leaves) a busy-poll group shared with the engine's other fd (see busy-poll.ts). */
