@@ -17,6 +17,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { NO_ROUTE, RouteTable } from '../../src/route/route-table.js'
+import { xorshift32 } from '../../test/helpers/xorshift.js'
 
 // benchmark.js ships no types; this is the part of its API used here.
 interface BenchTarget {
@@ -52,17 +53,7 @@ const LINEAR_MAX = 65_536
 
 // ---- workload ----
 /** xorshift32, seeded: the same tables and addresses in every run. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1
-  return () => {
-    s ^= s << 13
-    s >>>= 0
-    s ^= s >>> 17
-    s ^= s << 5
-    s >>>= 0
-    return s
-  }
-}
+const rng = (seed: number): (() => number) => xorshift32(seed, 1)
 
 // Prefix lengths "like a real table": 88% /16-/24 weighted as in the public IPv4 BGP table (about
 // 60% /24), 6% /8-/15 and 6% /25-/32, uniform within those ranges.

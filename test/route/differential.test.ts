@@ -6,20 +6,10 @@
  */
 import t from 'tap'
 import { NO_ROUTE, RouteTable, type RouteChange } from '../../src/route/route-table.js'
+import { xorshift32 } from '../helpers/xorshift.js'
 import { ReferenceModel, modelMask } from './reference-model.js'
 
-/** xorshift32: small, seedable, deterministic. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 0x9e3779b9
-  return () => {
-    s ^= s << 13
-    s >>>= 0
-    s ^= s >>> 17
-    s ^= s << 5
-    s >>>= 0
-    return s
-  }
-}
+const rng = (seed: number): (() => number) => xorshift32(seed)
 
 interface Gen {
   next: () => number

@@ -1,18 +1,11 @@
 import t from 'tap'
 import { PrefixMap } from '../../src/route/prefix-map.js'
+import { xorshift32 } from '../helpers/xorshift.js'
 
 t.test('the prefix map keeps every key through growth and backward-shift deletes', async (t) => {
   const m = new PrefixMap()
   const ref = new Map<string, number>()
-  let s = 12345
-  const next = (): number => {
-    s ^= s << 13
-    s >>>= 0
-    s ^= s >>> 17
-    s ^= s << 5
-    s >>>= 0
-    return s
-  }
+  const next = xorshift32(12345)
   const bad: string[] = []
   // Few distinct prefixes at many lengths: the same 32-bit value at different lengths must not collide.
   for (let i = 0; i < 20_000; i++) {
