@@ -255,14 +255,7 @@ export async function startEtcd(t?: Teardown, pki?: TestPki): Promise<EtcdServer
     dataDir,
     true,
   )
-  t?.teardown(() => server.stop())
-  try {
-    await server.start()
-  } catch (err) {
-    await server.stop()
-    throw err
-  }
-  return server
+  return launch(server, t)
 }
 
 export interface NetnsEtcdOptions {
@@ -296,6 +289,11 @@ export async function startEtcdInNetns(options: NetnsEtcdOptions, t?: Teardown):
     dataDir,
     ownsDataDir,
   )
+  return launch(server, t)
+}
+
+/** Starts `server`, stopped in t's teardown, or at once (data dir removed) when it does not come up. */
+async function launch(server: Server, t?: Teardown): Promise<EtcdServer> {
   t?.teardown(() => server.stop())
   try {
     await server.start()
