@@ -73,20 +73,21 @@ export function addAddress(name: string, addr: Ipv4Input, prefixLen: number): vo
 
 /** Adds a route to dst/prefixLen out of link `name`, via `gateway` (omitted or 0 = directly connected). */
 export function addRoute(name: string, dst: Ipv4Input, prefixLen: number, gateway: Ipv4Input = 0): void {
-  checkName(name)
-  const d = toAddr(dst, 'route destination')
-  const g = toAddr(gateway, 'gateway')
-  checkPrefixLen(prefixLen)
-  check(native().routeAdd(name, d, prefixLen, g), `adding route ${routeText(d, prefixLen, g, name)}`, name, 'route')
+  changeRoute('add', name, dst, prefixLen, gateway)
 }
 
 /** Deletes the route addRoute created with the same arguments; throws (errno ESRCH) when it is absent. */
 export function deleteRoute(name: string, dst: Ipv4Input, prefixLen: number, gateway: Ipv4Input = 0): void {
+  changeRoute('delete', name, dst, prefixLen, gateway)
+}
+
+function changeRoute(op: 'add' | 'delete', name: string, dst: Ipv4Input, prefixLen: number, gateway: Ipv4Input): void {
   checkName(name)
   const d = toAddr(dst, 'route destination')
   const g = toAddr(gateway, 'gateway')
   checkPrefixLen(prefixLen)
-  check(native().routeDel(name, d, prefixLen, g), `deleting route ${routeText(d, prefixLen, g, name)}`, name, 'route')
+  const rc = op === 'add' ? native().routeAdd(name, d, prefixLen, g) : native().routeDel(name, d, prefixLen, g)
+  check(rc, `${op === 'add' ? 'adding' : 'deleting'} route ${routeText(d, prefixLen, g, name)}`, name, 'route')
 }
 
 /**
