@@ -3,6 +3,7 @@
 // per-call allocation).
 #pragma once
 
+#include <arpa/inet.h>
 #include <napi.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -60,6 +61,13 @@ inline void PrepareSendMsg(struct msghdr* h, struct sockaddr_in* sa, uint32_t ad
   h->msg_control = nullptr;
   h->msg_controllen = 0;
   h->msg_flags = 0;
+}
+
+// The IPv4 sender recvmmsg wrote for a message (host byte order), or 0 and 0 when its name is not AF_INET.
+inline void SenderOf(const struct msghdr& h, const struct sockaddr_in& sa, uint32_t* addr, uint16_t* port) {
+  const bool inet = h.msg_namelen >= sizeof(struct sockaddr_in) && sa.sin_family == AF_INET;
+  *addr = inet ? ntohl(sa.sin_addr.s_addr) : 0;
+  *port = inet ? ntohs(sa.sin_port) : 0;
 }
 
 }  // namespace tartan

@@ -92,12 +92,9 @@ int UdpRecvPlain(int fd, Batch* b, uint32_t limit) {
   } while (n < 0 && errno == EINTR);
   if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
   for (int i = 0; i < n; i++) {
-    const struct sockaddr_in* sa = &b->names[i];
-    const bool inet = b->msgs[i].msg_hdr.msg_namelen >= sizeof(struct sockaddr_in) && sa->sin_family == AF_INET;
     b->offsets[i] = static_cast<uint32_t>(i) * b->slot_size + b->headroom;
     b->lengths[i] = b->msgs[i].msg_len;
-    b->addrs[i] = inet ? ntohl(sa->sin_addr.s_addr) : 0;
-    b->ports[i] = inet ? ntohs(sa->sin_port) : 0;
+    SenderOf(b->msgs[i].msg_hdr, b->names[i], &b->addrs[i], &b->ports[i]);
     b->status[i] = (b->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? EMSGSIZE : 0;
   }
   return n;

@@ -205,12 +205,9 @@ uint32_t DrainCarry(UdpOffload* st, Batch* b, uint32_t i, uint32_t limit) {
 void RecordCarried(UdpOffload* st, uint32_t j, uint32_t n, uint32_t off) {
   for (uint32_t q = j; q < n; q++) {
     struct mmsghdr* m = &st->recv_msgs[q];
-    const struct sockaddr_in* sa = &st->recv_names[q];
-    const bool inet = m->msg_hdr.msg_namelen >= sizeof(struct sockaddr_in) && sa->sin_family == AF_INET;
     st->carry_len[q] = m->msg_len;
     st->carry_gso[q] = GroSize(&m->msg_hdr);
-    st->carry_addr[q] = inet ? ntohl(sa->sin_addr.s_addr) : 0;
-    st->carry_port[q] = inet ? ntohs(sa->sin_port) : 0;
+    SenderOf(m->msg_hdr, st->recv_names[q], &st->carry_addr[q], &st->carry_port[q]);
   }
   st->carry_next = j;
   st->carry_end = n;
@@ -292,8 +289,9 @@ int UdpRecvGroArena(int fd, Batch* b, UdpOffload* st, uint32_t limit, uint8_t* a
     struct mmsghdr* msg = &st->recv_msgs[j];
     const uint32_t len = msg->msg_len;
     const uint32_t gso = GroSize(&msg->msg_hdr);
-    const struct sockaddr_in* sa = &st->recv_names[j];
-    const bool inet = msg->msg_hdr.msg_namelen >= sizeof(struct sockaddr_in) && sa->sin_family == AF_INET;
+    uint32_t addr;
+    uint16_t port;
+    SenderOf(msg->msg_hdr, st->recv_names[j], &addr, &port);
     const uint32_t segs = gso != 0 && len > gso ? (len + gso - 1) / gso : 1;
     if (segs > 1) {
       st->stats[kUdpGroReceives]++;
@@ -301,8 +299,7 @@ int UdpRecvGroArena(int fd, Batch* b, UdpOffload* st, uint32_t limit, uint8_t* a
     }
     if (segs > most) most = segs;
     uint32_t off = 0;
-    e = ArenaEntries(b, arena + j * kArenaRegion, len, segs > 1 ? gso : 0, inet ? ntohl(sa->sin_addr.s_addr) : 0,
-                     inet ? ntohs(sa->sin_port) : 0, &off, e, limit);
+    e = ArenaEntries(b, arena + j * kArenaRegion, len, segs > 1 ? gso : 0, addr, port, &off, e, limit);
     if (off < len) {
       RecordCarried(st, j, static_cast<uint32_t>(n), off);
       break;
@@ -358,10 +355,9 @@ int UdpRecvGro(int fd, Batch* b, UdpOffload* st, uint32_t limit) {
     struct mmsghdr* msg = &st->recv_msgs[j];
     const uint32_t len = msg->msg_len;
     const uint32_t gso = GroSize(&msg->msg_hdr);
-    const struct sockaddr_in* sa = &st->recv_names[j];
-    const bool inet = msg->msg_hdr.msg_namelen >= sizeof(struct sockaddr_in) && sa->sin_family == AF_INET;
-    const uint32_t addr = inet ? ntohl(sa->sin_addr.s_addr) : 0;
-    const uint16_t port = inet ? ntohs(sa->sin_port) : 0;
+    uint32_t addr;
+    uint16_t port;
+    SenderOf(msg->msg_hdr, st->recv_names[j], &addr, &port);
     uint8_t* slot = SlotAt(b, i + j);
     if (gso == 0 || len <= gso) {
       // One datagram; one larger than a slot is kept truncated and flagged, as udpRecv does.
